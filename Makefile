@@ -1,0 +1,38 @@
+# Two entry points (see README): `make lab` runs the suite against the reference lab,
+# `make test` runs the self-tests. Both install what they need and are idempotent.
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+PYTEST   := $(VENV)/bin/pytest
+HOST_PKGS_FILE := src/lbconformance/lab/host-packages.txt
+PYTHON   ?= python3
+
+.PHONY: lab test deps host-deps lint clean-lab
+
+## Main job: the conformance suite against the reference lab (seed snapshot until the lab exists).
+lab: deps host-deps
+	./scripts/main-job
+
+## Self-tests of parsers, checks, lab, reports.
+test: deps host-deps
+	$(PYTEST) tests
+
+deps: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+## Debian packages the host side needs (qemu, debootstrap, iproute2, ...), listed in one file.
+host-deps:
+	@missing=$$(for p in $$(grep -v '^#' $(HOST_PKGS_FILE) 2>/dev/null); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing host packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+lint: deps
+	$(VENV)/bin/ruff check src suites tests
+	$(VENV)/bin/lint-imports
