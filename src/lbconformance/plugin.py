@@ -1,0 +1,373 @@
+"""The pytest plugin: options, markers, target selection, per-target parametrization, results.
+
+Thin on purpose: the snapshot, catalog, profiles and report rooms do the work.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from lbconformance import __version__
+from lbconformance.catalog import CATALOG_PATH, PROFILES, load_catalog
+from lbconformance.profiles import load_profile
+from lbconformance.report.results import EXIT_CODES, EXIT_USAGE, CheckResult, verdict, write_results
+from lbconformance.report.waivers import load_waivers
+from lbconformance.snapshot import FactAbsent, MissingFact, Snapshot
+from lbconformance.verdict import CheckFailed, out_of_scope
+from lbconformance.yamlfile import InputError
+
+NO_TARGET_HINT = ("lbconformance: no target; choose one: --lab (the reference lab), --snapshot DIR, "
+                  "--inventory FILE or --cluster KUBECONFIG")
+
+# Fixture name -> how to enumerate targets of that kind from the inventory.
+TARGET_KINDS = {
+    "lb_pod": lambda inv: inv.lb_pods,
+    "node": lambda inv: inv.nodes,
+    "lb_node": lambda inv: inv.lb_nodes(),
+    "service": lambda inv: inv.services,
+    "reflector": lambda inv: inv.reflectors,
+    "router": lambda inv: inv.routers,
+}
+
+MARKERS = [
+    "requirement(id): the catalog requirement this check proves (exactly one)",
+    "profile(*names): hardware profiles the check applies to (must agree with the catalog scope)",
+    "disruptive: changes the target (scaling, killing); runs only with --allow-disruptive",
+    "live_only: needs a live target; out of scope for --snapshot",
+    "benchmark: a data-plane measurement, opt-in",
+]
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("lbconformance", "portable load balancer conformance")
+    g.addoption("--cluster", metavar="KUBECONFIG", help="check a Kubernetes cluster through this kubeconfig")
+    g.addoption("--context", help="kubeconfig context to use with --cluster")
+    g.addoption("--inventory", metavar="FILE", help="check the live deployment described by this inventory")
+    g.addoption("--lab", action="store_true", help="check the running reference lab (lbconformance lab up)")
+    g.addoption("--snapshot", metavar="DIR", help="evaluate a saved snapshot offline")
+    g.addoption("--profile", default="any", choices=PROFILES, help="requirement scope: any, bcm5720 or x550")
+    g.addoption("--sla-seconds", type=float, default=10.0, help="route-update SLA in seconds (default 10)")
+    g.addoption("--allow-disruptive", action="store_true", help="run checks that scale or kill pods")
+    g.addoption("--waivers", metavar="FILE", help="YAML file of waivers (requirement, target, justification, ...)")
+    g.addoption("--report-dir", metavar="DIR", default="reports", help="where run folders go (default reports/)")
+
+
+class Conformance:
+    """Per-run state: the target, its snapshot, the catalog, and the results as they arrive."""
+
+    def __init__(self, config):
+        self.config = config
+        local = Path(str(config.rootpath)) / "suites" / "requirements.yaml"
+        self.catalog = load_catalog(local if local.is_file() else CATALOG_PATH)
+        self.profile_name = config.getoption("profile")
+        self.profile = load_profile(self.profile_name)
+        self.target_kind = self._target_kind()
+        self.snapshot: Snapshot | None = None
+        self.results: dict[str, CheckResult] = {}
+        self.active = False  # true once a check with a requirement marker was collected
+        self.started = time.time()
+        self.run_id = secrets.token_hex(4)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        self.run_dir = Path(config.getoption("report_dir")) / f"{stamp}-{self.run_id}"
+        waivers = config.getoption("waivers")
+        self.waivers = load_waivers(waivers, set(self.catalog)) if waivers else []
+
+    def _target_kind(self) -> str | None:
+        o = self.config.getoption
+        chosen = [k for k, v in (("snapshot", o("snapshot")), ("lab", o("lab")), ("inventory", o("inventory")),
+                                  ("cluster", o("cluster"))) if v]
+        if len(chosen) > 1:
+            raise pytest.UsageError(f"choose one target, not {', '.join('--' + c for c in chosen)}")
+        return chosen[0] if chosen else None
+
+    @property
+    def live(self) -> bool:
+        return self.target_kind in ("lab", "inventory", "cluster")
+
+    def load_target(self):
+        """Load (or, for live targets, collect once) the snapshot every check reads."""
+        o = self.config.getoption
+        worker_dir = getattr(self.config, "workerinput", {}).get("lbc_snapshot")
+        if worker_dir:
+            self.snapshot = Snapshot(worker_dir)
+        elif self.target_kind == "snapshot":
+            self.snapshot = Snapshot(o("snapshot"))
+        elif self.target_kind in ("lab", "inventory"):
+            try:
+                from lbconformance.collect import collect_snapshot
+            except ImportError:
+                raise pytest.UsageError(f"--{self.target_kind}: live collection is not available in this "
+                                        "version; use --snapshot DIR") from None
+            self.snapshot = collect_snapshot(self.target_kind, o("inventory"), self.run_dir / "snapshot",
+                                             profile=self.profile_name)
+        elif self.target_kind == "cluster":
+            raise pytest.UsageError("--cluster: the Kubernetes target is not available in this version; "
+                                    "use --inventory FILE or --snapshot DIR")
+
+    def meta(self) -> dict:
+        inv = self.snapshot.inventory if self.snapshot else None
+        return {"run_id": self.run_id, "tool_version": __version__, "profile": self.profile_name,
+                "target_kind": self.target_kind, "target": inv.describe() if inv else "",
+                "started": dt.datetime.fromtimestamp(self.started, dt.timezone.utc).isoformat(),
+                "duration_s": round(time.time() - self.started, 3),
+                "waivers": [dict(requirement=w.requirement, target=w.target, justification=w.justification,
+                                 approver=w.approver, expires=w.expires.isoformat(), source=w.source,
+                                 expired=w.expired()) for w in self.waivers]}
+
+
+def pytest_configure(config):
+    for m in MARKERS:
+        config.addinivalue_line("markers", m)
+    try:
+        state = Conformance(config)
+        if state.target_kind:
+            state.load_target()
+    except InputError as e:
+        pytest.exit(f"lbconformance: {e}", returncode=EXIT_USAGE)
+    except MissingFact as e:
+        pytest.exit(f"lbconformance: {e}", returncode=EXIT_USAGE)
+    config.stash[STATE] = state
+
+
+STATE = pytest.StashKey[Conformance]()
+
+
+def _state(config) -> Conformance:
+    return config.stash[STATE]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist: workers evaluate the snapshot the controller collected; they never collect again."""
+    state = _state(node.config)
+    if state.snapshot is not None:
+        node.workerinput["lbc_snapshot"] = str(state.snapshot.root)
+
+
+def pytest_generate_tests(metafunc):
+    kinds = [k for k in TARGET_KINDS if k in metafunc.fixturenames]
+    if not kinds:
+        return
+    state = _state(metafunc.config)
+    if state.snapshot is None:
+        return  # collection-modifyitems stops the run with the one-line hint
+    for kind in kinds:
+        targets = list(TARGET_KINDS[kind](state.snapshot.inventory))
+        metafunc.parametrize(kind, targets, ids=[t.name for t in targets])
+
+
+def pytest_collection_modifyitems(session, config, items):
+    state = _state(config)
+    checks = [i for i in items if i.get_closest_marker("requirement")]
+    if not checks:
+        return
+    state.active = True
+    if state.snapshot is None:
+        pytest.exit(NO_TARGET_HINT, returncode=EXIT_USAGE)
+    for item in checks:
+        marks = list(item.iter_markers("requirement"))
+        rid = marks[0].args[0] if marks[0].args else None
+        req = state.catalog.get(rid)
+        item.user_properties.append(("requirement", rid))
+        if req is None or len(marks) != 1:
+            item.stash[BAD_MAPPING] = (f"check {item.nodeid} must carry exactly one requirement marker with a "
+                                       f"catalog ID; found {[m.args for m in marks]}")
+            continue
+        item.user_properties.append(("seed", req.seed))
+        target = getattr(item, "callspec", None)
+        item.user_properties.append(("target", "-".join(str(v) for v in target.id.split("-")) if target else ""))
+        if not req.in_profile(state.profile_name):
+            item.add_marker(pytest.mark.skip(reason=out_of_scope(
+                f"profile {state.profile_name}; this requirement is for {', '.join(req.scope)}")))
+        elif req.kind == "dynamic" and not state.live:
+            item.add_marker(pytest.mark.skip(reason=out_of_scope("needs a live target")))
+        elif req.disruptive and not config.getoption("allow_disruptive"):
+            item.add_marker(pytest.mark.skip(reason=out_of_scope("disruptive; opt in with --allow-disruptive")))
+    # Disruptive and dynamic checks run after the static ones.
+    rank = {id(i): (1 if i.get_closest_marker("disruptive") or i.get_closest_marker("live_only") else 0)
+            for i in items}
+    items.sort(key=lambda i: rank[id(i)])
+
+
+BAD_MAPPING = pytest.StashKey[str]()
+
+
+def pytest_runtest_setup(item):
+    problem = item.stash.get(BAD_MAPPING, None)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def snapshot(request) -> Snapshot:
+    """The facts of the target, collected once before any check."""
+    state = _state(request.config)
+    if state.snapshot is None:
+        pytest.exit(NO_TARGET_HINT, returncode=EXIT_USAGE)
+    return state.snapshot
+
+
+@pytest.fixture(scope="session")
+def inventory(snapshot):
+    return snapshot.inventory
+
+
+@pytest.fixture(scope="session")
+def profile(request) -> dict:
+    """The hardware profile's figures (profiles/<name>.yaml)."""
+    return _state(request.config).profile
+
+
+@pytest.fixture(scope="session")
+def sla_seconds(request) -> float:
+    return request.config.getoption("sla_seconds")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if not item.get_closest_marker("requirement") or call.excinfo is None or rep.when != "call":
+        return
+    exc = call.excinfo.value
+    if isinstance(exc, FactAbsent):
+        rep.outcome = "skipped"
+        rep.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {out_of_scope(str(exc))}")
+        return
+    if isinstance(exc, (pytest.skip.Exception, pytest.xfail.Exception)):
+        return
+    props: list[tuple[str, str]] = []
+    if isinstance(exc, CheckFailed):
+        props += [("expected", str(exc.expected)), ("observed", str(exc.observed)), ("where", exc.where)]
+        props += [("evidence", e) for e in exc.evidence]
+        kind = "failed"
+    elif isinstance(exc, AssertionError):
+        kind = "failed"
+    else:  # a crash is an error, never a pass and never a plain failure
+        kind = "error"
+        if isinstance(exc, MissingFact):
+            props.append(("evidence", str(exc.path)))
+    message = str(exc) if kind == "failed" else f"{type(exc).__name__}: {exc}"
+    req = _state(item.config).catalog.get(dict(item.user_properties).get("requirement"))
+    if kind == "failed" and req is not None and req.advisory:
+        kind = "warning"
+        rep.outcome = "passed"
+        rep.sections.append(("advisory finding", message))
+    props += [("outcome", kind), ("message", message.splitlines()[0] if message else "")]
+    item.user_properties.extend(props)  # for the teardown report, which JUnit reads
+    rep.user_properties.extend(props)
+
+
+def pytest_runtest_logreport(report):
+    """Collect results in the controller (xdist forwards every worker's reports here)."""
+    props = dict(report.user_properties)
+    rid = props.get("requirement")
+    if rid is None:
+        return
+    state = _CONTROLLER.get("state")
+    if state is None:
+        return
+    res = state.results.get(report.nodeid)
+    if res is None:
+        req = state.catalog.get(rid)
+        res = state.results[report.nodeid] = CheckResult(nodeid=report.nodeid, requirement=str(rid),
+                                                         area=req.area if req else "", target=props.get("target", ""))
+    res.duration += report.duration
+    if report.when == "setup":
+        if report.skipped:
+            res.outcome, res.message = "skipped", _skip_reason(report)
+        elif report.failed:
+            res.outcome, res.message = "error", _first_line(report.longreprtext)
+    elif report.when == "call":
+        if report.skipped:
+            res.outcome, res.message = "skipped", _skip_reason(report)
+        else:
+            res.outcome = props.get("outcome", "passed" if report.passed else "failed")
+            res.message = props.get("message", "" if report.passed else _first_line(report.longreprtext))
+            res.expected, res.observed, res.where = props.get("expected", ""), props.get("observed", ""), props.get("where", "")
+            res.evidence = [v for k, v in report.user_properties if k == "evidence"]
+    elif report.when == "teardown" and report.failed and res.outcome in ("passed", "warning"):
+        res.outcome, res.message = "error", "teardown: " + _first_line(report.longreprtext)
+
+
+def _skip_reason(report) -> str:
+    if isinstance(report.longrepr, tuple):
+        return report.longrepr[2].removeprefix("Skipped: ")
+    return _first_line(str(report.longrepr))
+
+
+def _first_line(text: str) -> str:
+    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    errs = [ln for ln in lines if ln.startswith("E ")]
+    return (errs[0][1:].strip() if errs else lines[-1] if lines else "")
+
+
+_CONTROLLER: dict = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):
+        _CONTROLLER["state"] = _state(session.config)
+
+
+def _apply_waivers(state: Conformance) -> None:
+    for res in state.results.values():
+        for w in state.waivers:
+            if not w.matches(res.requirement, res.target):
+                continue
+            info = dict(justification=w.justification, approver=w.approver, expires=w.expires.isoformat(),
+                        source=w.source)
+            if w.expired():
+                if res.outcome in ("failed", "error", "skipped") and not res.scope_skip:
+                    res.outcome = "failed"
+                    res.message = f"waiver expired on {w.expires} ({w.source}): {res.message}"
+            elif res.outcome == "failed" or (res.outcome == "skipped" and not res.scope_skip):
+                res.outcome, res.waiver = "waived", info
+
+
+def pytest_sessionfinish(session, exitstatus):
+    state = _CONTROLLER.get("state")
+    if state is None or not state.active or hasattr(session.config, "workerinput"):
+        return
+    _apply_waivers(state)
+    results = list(state.results.values())
+    for w in state.waivers:  # an expired waiver counts as a failure even when its check now passes
+        if w.expired() and not any(r.requirement == w.requirement and r.outcome == "failed" for r in results):
+            results.append(CheckResult(nodeid=f"waiver:{w.source}", requirement=w.requirement,
+                                       area=w.requirement.split("-")[0], target=w.target or "", outcome="failed",
+                                       message=f"waiver expired on {w.expires} ({w.source})"))
+    state.final = results
+    path = write_results(state.run_dir, state.meta(), results)
+    state.results_path = path
+    if exitstatus in (0, 1):
+        session.exitstatus = EXIT_CODES[verdict(results)]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    state = _CONTROLLER.get("state")
+    results = getattr(state, "final", None) if state else None
+    if not results:
+        return
+    tr = terminalreporter
+    tr.section("lbconformance summary")
+    areas = sorted({r.area for r in results})
+    cols = ("passed", "failed", "error", "skipped", "waived", "warning")
+    tr.write_line(f"{'area':<10}" + "".join(f"{c:>9}" for c in cols))
+    for a in areas:
+        rs = [r for r in results if r.area == a]
+        tr.write_line(f"{a:<10}" + "".join(f"{sum(1 for r in rs if r.outcome == c):>9}" for c in cols))
+    for r in results:
+        if r.outcome in ("failed", "error") or (r.outcome == "skipped" and not r.scope_skip):
+            tr.write_line(f"{r.outcome.upper():<8} {r.requirement} [{r.target}] {r.message}")
+    scope = sorted({(r.requirement, r.message) for r in results if r.scope_skip})
+    if scope:
+        tr.write_line(f"out of scope ({len(scope)}):")
+        for rid, msg in scope:
+            tr.write_line(f"  {rid}: {msg.removeprefix('out of scope: ')}")
+    tr.write_line(f"verdict: {verdict(results)}   results: {os.path.relpath(state.results_path)}")

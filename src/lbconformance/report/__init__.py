@@ -1,0 +1,1 @@
+"""Reporting: results.json, JUnit, the sign-off page, waivers."""

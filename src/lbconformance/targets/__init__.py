@@ -1,0 +1,1 @@
+"""Targets: what the suite is pointed at (inventory file, the reference lab, a Kubernetes cluster)."""
