@@ -1,0 +1,10 @@
+"""Pure parsers: text in, typed models (lbconformance.models) out.
+
+Every public parser takes ``(text, source, ...)`` and raises only ParseError on bad
+input. No file or network I/O happens here; keepalived includes go through an
+injected reader.
+"""
+from .errors import ParseError
+from .keepalived import parse_keepalived, render_keepalived
+
+__all__ = ["ParseError", "parse_keepalived", "render_keepalived"]
