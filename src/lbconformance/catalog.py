@@ -66,3 +66,19 @@ def load_catalog(path: str | Path = CATALOG_PATH) -> dict[str, Requirement]:
         if not rid.startswith(out[rid].area + "-"):
             raise InputError(path, yamlfile.line_of(node, "id"), f"{rid}: id must start with its area {out[rid].area}")
     return out
+
+
+def mapping_problems(checks: dict[str, list[str]], catalog: dict[str, Requirement]) -> list[str]:
+    """Traceability: every check maps to exactly one catalog entry, and every entry has a check.
+
+    `checks` maps a check's node id to the requirement IDs its markers name.
+    """
+    problems = []
+    for nodeid, ids in sorted(checks.items()):
+        if len(ids) != 1:
+            problems.append(f"{nodeid}: carries {len(ids)} requirement markers {ids}; expected exactly one")
+        elif ids[0] not in catalog:
+            problems.append(f"{nodeid}: requirement {ids[0]!r} is not in the catalog")
+    covered = {ids[0] for ids in checks.values() if len(ids) == 1}
+    problems += [f"{rid}: no check in suites/ covers it" for rid in catalog if rid not in covered]
+    return problems
