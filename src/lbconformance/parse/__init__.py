@@ -5,6 +5,7 @@ input. No file or network I/O happens here; keepalived includes go through an
 injected reader.
 """
 from .errors import ParseError
+from .ipvsadm import parse_ipvsadm, parse_ipvsadm_save, parse_proc_ip_vs
 from .keepalived import parse_keepalived, render_keepalived
 
-__all__ = ["ParseError", "parse_keepalived", "render_keepalived"]
+__all__ = ["ParseError", "parse_ipvsadm", "parse_ipvsadm_save", "parse_proc_ip_vs", "parse_keepalived", "render_keepalived"]
