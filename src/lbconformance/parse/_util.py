@@ -92,8 +92,8 @@ def prefix(word: str, what: str = "prefix") -> str:
     """A normalised network ``a.b.c.d/n``; a bare address becomes a host prefix."""
     try:
         return str(ipaddress.ip_network(word.strip(), strict=True))
-    except ValueError:
-        raise ValueError(f"expected {what}, got {word!r}") from None
+    except ValueError as e:
+        raise ValueError(f"expected {what}, got {word!r} ({e})") from None
 
 
 def load_json(text: str, source: str) -> Any:
