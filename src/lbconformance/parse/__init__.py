@@ -5,6 +5,10 @@ input. No file or network I/O happens here; keepalived includes go through an
 injected reader.
 """
 from .errors import ParseError
+from .host import (
+    capability_names, parse_cpu_list, parse_cpu_mask, parse_ethtool_channels, parse_ethtool_driver,
+    parse_interrupts, parse_mountinfo, parse_proc_status, parse_sysctl,
+)
 from .iproute import (
     expand_nhid, parse_ip_monitor_route, parse_ip_nexthop_json, parse_ip_route, parse_ip_route_json,
 )
@@ -12,5 +16,6 @@ from .ipvsadm import parse_ipvsadm, parse_ipvsadm_save, parse_proc_ip_vs
 from .keepalived import parse_keepalived, render_keepalived
 
 __all__ = [
-    "ParseError", "expand_nhid", "parse_ip_monitor_route", "parse_ip_nexthop_json", "parse_ip_route",
+    "ParseError", "capability_names", "parse_cpu_list", "parse_cpu_mask", "parse_ethtool_channels",
+    "parse_ethtool_driver", "parse_interrupts", "parse_mountinfo", "parse_proc_status", "parse_sysctl", "expand_nhid", "parse_ip_monitor_route", "parse_ip_nexthop_json", "parse_ip_route",
     "parse_ip_route_json", "parse_ipvsadm", "parse_ipvsadm_save", "parse_proc_ip_vs", "parse_keepalived", "render_keepalived"]
