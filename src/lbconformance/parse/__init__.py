@@ -14,8 +14,10 @@ from .iproute import (
 )
 from .ipvsadm import parse_ipvsadm, parse_ipvsadm_save, parse_proc_ip_vs
 from .keepalived import parse_keepalived, render_keepalived
+from .netfilter import parse_iptables_save, parse_nft_ruleset
 
 __all__ = [
     "ParseError", "capability_names", "parse_cpu_list", "parse_cpu_mask", "parse_ethtool_channels",
     "parse_ethtool_driver", "parse_interrupts", "parse_mountinfo", "parse_proc_status", "parse_sysctl", "expand_nhid", "parse_ip_monitor_route", "parse_ip_nexthop_json", "parse_ip_route",
-    "parse_ip_route_json", "parse_ipvsadm", "parse_ipvsadm_save", "parse_proc_ip_vs", "parse_keepalived", "render_keepalived"]
+    "parse_ip_route_json", "parse_ipvsadm", "parse_ipvsadm_save", "parse_proc_ip_vs", "parse_keepalived", "render_keepalived",
+    "parse_iptables_save", "parse_nft_ruleset"]
