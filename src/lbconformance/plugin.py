@@ -18,6 +18,7 @@ from lbconformance.profiles import load_profile
 from lbconformance.report.results import EXIT_CODES, EXIT_USAGE, CheckResult, verdict, write_results
 from lbconformance.report.waivers import load_waivers
 from lbconformance.snapshot import FactAbsent, MissingFact, Snapshot
+from lbconformance.snapshot.facts import Facts
 from lbconformance.verdict import CheckFailed, out_of_scope
 from lbconformance.yamlfile import InputError
 
@@ -178,6 +179,11 @@ def pytest_collection_modifyitems(session, config, items):
             item.stash[BAD_MAPPING] = (f"check {item.nodeid} must carry exactly one requirement marker with a "
                                        f"catalog ID; found {[m.args for m in marks]}")
             continue
+        prof = item.get_closest_marker("profile")
+        if prof is not None and set(prof.args) != set(req.scope):
+            item.stash[BAD_MAPPING] = (f"check {item.nodeid}: profile marker {list(prof.args)} disagrees with "
+                                       f"{rid}'s catalog scope {list(req.scope)}")
+            continue
         item.user_properties.append(("seed", req.seed))
         target = getattr(item, "callspec", None)
         item.user_properties.append(("target", "-".join(str(v) for v in target.id.split("-")) if target else ""))
@@ -210,6 +216,12 @@ def snapshot(request) -> Snapshot:
     if state.snapshot is None:
         pytest.exit(NO_TARGET_HINT, returncode=EXIT_USAGE)
     return state.snapshot
+
+
+@pytest.fixture(scope="session")
+def facts(snapshot) -> Facts:
+    """Parsed facts of the snapshot, cached for the whole run."""
+    return Facts(snapshot)
 
 
 @pytest.fixture(scope="session")

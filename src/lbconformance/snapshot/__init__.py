@@ -42,17 +42,18 @@ class Snapshot:
         self.absent: dict[str, str] = self.meta.get("absent", {})
 
     def path(self, host: str, name: str) -> Path:
-        return self.root / "hosts" / host / name
+        return self.root / self.evidence(host, name)
 
     def evidence(self, host: str, name: str) -> str:
-        """The snapshot-relative path of a fact, for failure messages and reports."""
-        return str(Path("hosts") / host / name)
+        """The snapshot-relative path of a fact, for failure messages and reports.
+        Services are pseudo-hosts named `services/<service>`."""
+        return str(Path(host if host.startswith("services/") else Path("hosts") / host) / name)
 
     def has(self, host: str, name: str) -> bool:
         return self.path(host, name).is_file()
 
     def _absent_reason(self, host: str, name: str) -> str | None:
-        for key in (f"{host}/{name}", name, f"{host}/*"):
+        for key in (f"{host}/{name}", name, f"{host}/*", f"{host.split('/')[0]}/*"):
             if key in self.absent:
                 return self.absent[key]
         return None

@@ -104,8 +104,10 @@ class Inventory:
                 f"{len(self.nodes)} nodes, {len(self.reflectors)} reflectors, {len(self.routers)} routers")
 
 
-def _address(path, node, key, where, network=False):
-    value = get(path, node, key, str, where=where)
+def _address(path, node, key, where, network=False, required=True):
+    value = get(path, node, key, str, required=required, where=where)
+    if value is None:
+        return ""
     try:
         (ipaddress.ip_network if network else ipaddress.ip_address)(value)
     except ValueError:
@@ -147,12 +149,12 @@ def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
     for i, s in enumerate(_items(path, doc, "services")):
         w = f"services[{i}]"
         services.append(Service(name=get(path, s, "name", str, where=w), prefix=_address(path, s, "prefix", w, True),
-                                vip=_address(path, s, "vip", w), port=get(path, s, "port", int, False, 80, w)))
+                                vip=_address(path, s, "vip", w, required=False), port=get(path, s, "port", int, False, 80, w)))
     nodes = []
     for i, n in enumerate(_items(path, doc, "nodes")):
         w = f"nodes[{i}]"
         nodes.append(Node(name=get(path, n, "name", str, where=w), address=_address(path, n, "address", w),
-                          transport=_transport(path, n, "transport", w),
+                          transport=_transport(path, n, "transport", w, required=False),
                           bridge=get(path, n, "bridge", str, False, "docker0", w),
                           pod_cidr=get(path, n, "pod_cidr", str, False, "", w),
                           nic=get(path, n, "nic", str, False, "eth0", w)))
@@ -171,13 +173,14 @@ def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
         for cname in containers:
             _transport(path, containers, cname, f"{w}.containers")
         pods.append(LbPod(name=get(path, p, "name", str, where=w), service=svc, node=nd,
-                          address=_address(path, p, "address", w), transport=_transport(path, p, "transport", w),
+                          address=_address(path, p, "address", w, required=False),
+                          transport=_transport(path, p, "transport", w, required=False),
                           containers=dict(containers), interface=get(path, p, "interface", str, False, "eth0", w)))
     reflectors = []
     for i, r in enumerate(_items(path, doc, "reflectors")):
         w = f"reflectors[{i}]"
         reflectors.append(Reflector(name=get(path, r, "name", str, where=w), address=_address(path, r, "address", w),
-                                    transport=_transport(path, r, "transport", w),
+                                    transport=_transport(path, r, "transport", w, required=False),
                                     software=get(path, r, "software", str, False, "gobgp", w)))
     routers = []
     for i, r in enumerate(_items(path, doc, "routers")):
@@ -186,7 +189,7 @@ def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
         if flavour not in ROUTER_FLAVOURS:
             raise InputError(path, yamlfile.line_of(r, "flavour"), f"field {w}.flavour: must be one of {ROUTER_FLAVOURS}")
         routers.append(Router(name=get(path, r, "name", str, where=w), address=_address(path, r, "address", w),
-                              transport=_transport(path, r, "transport", w), flavour=flavour))
+                              transport=_transport(path, r, "transport", w, required=False), flavour=flavour))
     names = [h for h in [n.name for n in nodes] + [p.name for p in pods] + [r.name for r in reflectors]
              + [r.name for r in routers]]
     dupes = sorted({n for n in names if names.count(n) > 1})
