@@ -11,8 +11,16 @@ from parse_fuzz_helpers import FUZZ, data, mutations, only_parse_error
 
 from lbconformance.models import BgpPath
 from lbconformance.parse import (
-    ParseError, parse_exabgp_config, parse_frr_bgp_neighbors, parse_frr_bgp_routes, parse_frr_bgp_summary,
-    parse_frr_bgpd_conf, parse_frr_ip_route, parse_gobgp_neighbors, parse_gobgp_rib, parse_gobgpd_config,
+    ParseError,
+    parse_exabgp_config,
+    parse_frr_bgp_neighbors,
+    parse_frr_bgp_routes,
+    parse_frr_bgp_summary,
+    parse_frr_bgpd_conf,
+    parse_frr_ip_route,
+    parse_gobgp_neighbors,
+    parse_gobgp_rib,
+    parse_gobgpd_config,
 )
 
 EXA_SEED = data("seed_appendix2_exabgp.conf")

@@ -8,8 +8,15 @@ from hypothesis import strategies as st
 from parse_fuzz_helpers import FUZZ, data, mutations, only_parse_error
 
 from lbconformance.parse import (
-    ParseError, parse_cpu_list, parse_cpu_mask, parse_ethtool_channels, parse_ethtool_driver,
-    parse_interrupts, parse_mountinfo, parse_proc_status, parse_sysctl,
+    ParseError,
+    parse_cpu_list,
+    parse_cpu_mask,
+    parse_ethtool_channels,
+    parse_ethtool_driver,
+    parse_interrupts,
+    parse_mountinfo,
+    parse_proc_status,
+    parse_sysctl,
 )
 
 STATUS = """\
@@ -49,7 +56,7 @@ ETHTOOL_I = """\
 driver: tg3
 version: 3.137
 firmware-version: 5720-v1.39 NCSI v1.3.12.0
-expansion-rom-version: 
+expansion-rom-version:
 bus-info: 0000:02:00.0
 supports-statistics: yes
 supports-test: yes

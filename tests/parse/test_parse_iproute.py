@@ -8,7 +8,11 @@ from parse_fuzz_helpers import FUZZ, data, mutations, only_parse_error
 
 from lbconformance.models import NextHop, NexthopObject, Route
 from lbconformance.parse import (
-    ParseError, expand_nhid, parse_ip_monitor_route, parse_ip_nexthop_json, parse_ip_route,
+    ParseError,
+    expand_nhid,
+    parse_ip_monitor_route,
+    parse_ip_nexthop_json,
+    parse_ip_route,
     parse_ip_route_json,
 )
 
@@ -33,16 +37,7 @@ NEXTHOP_JSON = """[{"id":19,"gateway":"10.0.0.106","dev":"eth0","scope":"link","
 {"id":23,"group":[{"id":20},{"id":19,"weight":2},{"id":21}],"type":"mpath","protocol":"zebra","flags":[]},
 {"id":30,"blackhole":null,"protocol":"zebra","flags":[]}]"""
 
-PLAIN_REAL = """\
-default via 10.0.0.1 dev eth0 proto static metric 100 onlink
-10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.110 linkdown
-10.1.1.0/24 nhid 23 proto bgp metric 20 
-\tnexthop via 10.0.0.105 dev eth0 weight 1 
-\tnexthop via 10.0.0.106 dev eth0 weight 1 
-\tnexthop via 10.0.0.107 dev eth0 weight 1 
-blackhole 10.9.0.0/16 proto static
-10.1.2.0/24 dev docker0 scope link
-"""
+PLAIN_REAL = data("ip_route_frr_router.txt")
 
 PLAIN_LOCAL = """\
 local 10.1.1.0/24 dev eth0 table local proto boot scope host

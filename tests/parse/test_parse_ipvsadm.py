@@ -94,19 +94,7 @@ SAVE = """\
 """
 
 # ip_vs_info_seq_show: "%s  %08X:%04X %s %s " / "FWM  %08X %s %s" / "persistent %d %08X"
-PROC = """\
-IP Virtual Server version 1.2.1 (size=4096)
-Prot LocalAddress:Port Scheduler Flags
-  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
-TCP  0A010101:0050 lc 
-  -> AC101502:0050      Masq    1      3          12        
-UDP  0A010101:0035 rr persistent 360 FFFFFF00
-  -> AC101503:0035      Route   2      0          0         
-FWM  00000001 lc ops 
-  -> AC101502:0050      Masq    1      0          0         
-TCP  [2001:0db8:0000:0000:0000:0000:0000:0001]:01BB sh 
-  -> [2001:0db8:0000:0000:0000:0000:0000:0010]:20FB      Masq    1      0          0         
-"""
+PROC = data("proc_net_ip_vs.txt")
 
 
 def test_seed_fig_5_4():

@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import tomllib
 
+import tomllib
 import yaml
 
 from ..models import (
-    BgpPath, BgpPeer, ExabgpNeighbor, FrrBgpConfig, FrrNeighbor, GobgpAfiSafi, GobgpConfig,
-    GobgpNeighbor, GobgpPeerGroup, NextHop, Route,
+    BgpPath,
+    BgpPeer,
+    ExabgpNeighbor,
+    FrrBgpConfig,
+    FrrNeighbor,
+    GobgpAfiSafi,
+    GobgpConfig,
+    GobgpNeighbor,
+    GobgpPeerGroup,
+    NextHop,
+    Route,
 )
 from ._blocks import Node, build, tokenize
 from ._util import Shape, at, ip, lines, load_json, parser, prefix, to_uint

@@ -13,7 +13,11 @@ import posixpath
 from typing import Callable, Sequence
 
 from ..models import (
-    ConfigRealServer, ConfigStatement, ConfigVirtualServer, HealthChecker, KeepalivedConfig,
+    ConfigRealServer,
+    ConfigStatement,
+    ConfigVirtualServer,
+    HealthChecker,
+    KeepalivedConfig,
     VirtualServerGroup,
 )
 from ._blocks import Node, Tok, build, tokenize
