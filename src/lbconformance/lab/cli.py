@@ -1,0 +1,100 @@
+"""`lbconformance lab up | down | status | ssh [HOST] -- CMD`."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from lbconformance.lab.errors import LabError
+
+USAGE = """usage: lbconformance lab COMMAND
+
+  up [--rebuild]           build the image if needed (cached), boot the VM, wait for ssh; idempotent
+  down                     stop the VM by its PID and verify nothing is left behind
+  status [--json]          whether the VM runs: PID, ssh port, qemu RSS, uptime, kernel
+  ssh [HOST] [-- CMD...]   run CMD in the VM (in network namespace HOST if given) over the persistent
+                           connection; CMD words are joined like ssh does, so quote shell operators:
+                             lbconformance lab ssh -- 'modprobe ip_vs && cat /proc/net/ip_vs'
+                           without CMD: an interactive shell
+
+environment: LBCONFORMANCE_STATE (state folder), LBCONFORMANCE_CACHE (cache, default ~/.cache/lbconformance)
+"""
+
+EXIT_USAGE = 4
+
+
+def _progress(msg: str) -> None:
+    print(f"[lab] {msg}", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    from lbconformance.lab.vm import LabVM
+
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if argv else EXIT_USAGE
+    cmd, rest = argv[0], argv[1:]
+    vm = LabVM(progress=_progress)
+    try:
+        if cmd == "up":
+            if rest not in ([], ["--rebuild"]):
+                return _usage(f"lab up: unexpected arguments {rest}")
+            vm.up(rebuild=rest == ["--rebuild"])
+            return 0
+        if cmd == "down":
+            if rest:
+                return _usage(f"lab down: unexpected arguments {rest}")
+            vm.down()
+            return 0
+        if cmd == "status":
+            return _status(vm, as_json="--json" in rest)
+        if cmd == "ssh":
+            return _ssh(vm, rest)
+        return _usage(f"lab: unknown command {cmd!r}")
+    except LabError as e:
+        print(e.format(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130
+
+
+def _usage(msg: str) -> int:
+    print(f"{msg}\n{USAGE}", end="", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _status(vm, as_json: bool) -> int:
+    st = vm.status()
+    if as_json:
+        print(json.dumps(st, indent=2))
+    elif not st["running"]:
+        print(f"lab: not running (state {st['state']})")
+    else:
+        print(f"lab: running\n  pid      {st['pid']}\n  ssh      127.0.0.1:{st['port']}\n"
+              f"  qemu rss {st['rss_mb']} MB\n  uptime   {st['uptime_s']:.0f} s\n"
+              f"  kernel   {st.get('kernel', '? ' + st.get('ssh_error', ''))}\n  image    {st['image']}")
+    return 0 if st["running"] else 3
+
+
+def _ssh(vm, rest: list[str]) -> int:
+    if "--" in rest:
+        i = rest.index("--")
+        head, words = rest[:i], rest[i + 1:]
+    else:
+        head, words = rest[:1], rest[1:]
+        if words:
+            return _usage("lab ssh: put `--` before the command")
+    if len(head) > 1:
+        return _usage(f"lab ssh: at most one HOST, got {head}")
+    host = head[0] if head else None
+    if not words:  # interactive shell
+        argv = vm.ssh_argv()
+        argv = argv[:-1] + ["-t", argv[-1]]
+        if host:
+            argv.append(f"ip netns exec {host} bash -l")
+        os.execvp(argv[0], argv)
+    res = vm.run(" ".join(words), host=host, timeout=float(os.environ.get("LBCONFORMANCE_SSH_TIMEOUT", "600")))
+    sys.stdout.write(res.stdout)
+    sys.stderr.write(res.stderr)
+    return res.rc
