@@ -270,13 +270,13 @@ class LabVM:
                           f"(pid {self.pid()}, ssh 127.0.0.1:{self.port()})")
             return True
 
-    def _boot(self, img: image_mod.Image) -> None:
+    def _boot(self, img: image_mod.Image, initrd: Path | None = None) -> None:
         if self.console.exists():
             self.console.replace(self.state / "console.prev.log")
         qlog = self.state / "qemu.log"
         for attempt in range(3):
             port = free_port()
-            cmd = qemu_command(img, img.initrd, port, self.state, image_mod.GUEST_DIR)
+            cmd = qemu_command(img, initrd or img.initrd, port, self.state, image_mod.GUEST_DIR)
             self.progress(f"boot: qemu (TCG, {CPUS} vCPUs, {MEMORY_MB} MB), ssh forward 127.0.0.1:{port}")
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=QEMU_START_TIMEOUT,
