@@ -3,7 +3,6 @@ import ipaddress
 
 import pytest
 
-from lbconformance.models import FORWARD_OF_LB_KIND
 from lbconformance.parse import ParseError
 from lbconformance.verdict import require
 
@@ -80,27 +79,30 @@ def test_every_virtual_server_is_in_the_kernel_with_same_scheduler_and_method(lb
 @pytest.mark.requirement("IPVS-003")
 def test_real_server_weights_and_thresholds_match(lb_pod, facts):
     config = pod_config(facts, lb_pod)
-    kernel = kernel_services(facts.ipvs_thresholds(lb_pod.name))
+    weights = kernel_services(facts.ipvs_table(lb_pod.name))  # -Ln shows weights
+    limits = kernel_services(facts.ipvs_thresholds(lb_pod.name))  # --thresholds shows u/l thresholds
     problems = []
     for vs in config.virtual_servers:
         for key in vs_keys(config, vs):
-            k = kernel.get(key)
-            if k is None:
+            if key not in weights or key not in limits:
                 continue  # IPVS-002's finding
-            live = {rs_key(rs): rs for rs in k.real_servers}
+            by_weight = {rs_key(rs): rs for rs in weights[key].real_servers}
+            by_limit = {rs_key(rs): rs for rs in limits[key].real_servers}
             for crs in vs.real_servers:
-                krs = live.get(rs_key(crs))
-                if krs is None:
+                k = rs_key(crs)
+                if k not in by_weight or k not in by_limit:
                     continue  # IPVS-004's finding
-                if crs.inhibit_on_failure and krs.weight == 0:
+                weight = by_weight[k].weight
+                if crs.inhibit_on_failure and weight == 0:
                     continue  # a failed check with inhibit_on_failure: IPVS-004's finding
                 want = (crs.weight, crs.uthreshold or 0, crs.lthreshold or 0)
-                got = (krs.weight, krs.uthreshold or 0, krs.lthreshold or 0)
+                got = (weight, by_limit[k].uthreshold or 0, by_limit[k].lthreshold or 0)
                 if want != got:
-                    problems.append(f"{vs_name(key)} -> {rs_name(rs_key(crs))}: config weight/uthreshold/lthreshold "
+                    problems.append(f"{vs_name(key)} -> {rs_name(k)}: config weight/uthreshold/lthreshold "
                                     f"{want} ({crs.source}:{crs.line}), kernel {got}")
     require(not problems, expected="kernel weights and thresholds as configured", observed="; ".join(problems),
-            where=facts.where(lb_pod.name, "ipvsadm-Ln-thresholds.txt"))
+            where=f"{facts.where(lb_pod.name, facts.ipvs_name(lb_pod.name))}, "
+                  f"{facts.snap.evidence(lb_pod.name, 'ipvsadm-Ln-thresholds.txt')}")
 
 
 @pytest.mark.requirement("IPVS-004")

@@ -49,7 +49,7 @@ def test_no_two_pods_share_a_session(reflector, inventory, facts):
 def test_dynamic_neighbors_cover_the_pod_cidr(reflector, inventory, facts):
     config = facts.gobgpd_config(reflector.name)
     prefixes = [ipaddress.ip_network(p, strict=False) for p, _ in config.dynamic_neighbors]
-    want = [ipaddress.ip_network(inventory.pod_cidr)] + [ipaddress.ip_network(p.address) for p in inventory.lb_pods]
+    want = [ipaddress.ip_network(inventory.pod_cidr)] + [ipaddress.ip_network(p.address) for p in inventory.lb_pods if p.address]
     uncovered = [str(n) for n in want if not any(n.subnet_of(p) for p in prefixes if p.version == n.version)]
     path = facts.config_path(reflector.name, "gobgpd-config-path.txt")
     require(not uncovered, expected=f"dynamic-neighbors prefixes covering {inventory.pod_cidr} and every LB pod IP",

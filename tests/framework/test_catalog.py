@@ -1,6 +1,5 @@
 """The catalog maps one-to-one onto the checks in suites/, and the mapping test cannot pass vacuously."""
 import json
-import sys
 from pathlib import Path
 
 import pytest

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from lbconformance import parse
-from lbconformance.parse.probes import parse_probes
 from lbconformance.models import CpuMask, KeepalivedConfig, Route
+from lbconformance.parse.probes import parse_probes
 from lbconformance.snapshot import MissingFact, Snapshot
 
 
@@ -110,7 +110,11 @@ class Facts:
             routes = self._parsed(host, "ip-route.txt", parse.parse_ip_route)
         if any(r.nhid is not None and not r.nexthops and r.gateway is None for r in routes):
             objects = self._parsed(host, "ip-nexthop.json", parse.parse_ip_nexthop_json)
-            routes = tuple(parse.expand_nhid(r, objects) for r in routes)
+            try:
+                routes = tuple(parse.expand_nhid(r, objects) for r in routes)
+            except KeyError as e:
+                raise parse.ParseError(self.snap.evidence(host, "ip-nexthop.json"), None,
+                                       f"a route points at nexthop id {e} that ip -j nexthop does not list") from None
         return routes
 
     def route_name(self, host: str) -> str:
@@ -155,7 +159,7 @@ class Facts:
 
     def bgp_paths(self, host: str, flavour: str = "gobgp"):
         if flavour == "frr":
-            return self._parsed(host, "frr-bgp-ipv4.json", parse.parse_frr_bgp_ipv4)
+            return self._parsed(host, "frr-bgp-ipv4.json", parse.parse_frr_bgp_routes)
         return self._parsed(host, "gobgp-global-rib.json", parse.parse_gobgp_rib)
 
     def peers_name(self, flavour: str) -> str:

@@ -1,0 +1,1 @@
+"""Live-only measurements: the ECMP SLA watcher, IPVS resync, failover."""
