@@ -3,7 +3,7 @@
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
 PYTEST   := $(VENV)/bin/pytest
-HOST_PKGS_FILE := src/lbconformance/lab/host-packages.txt
+HOST_PKGS_FILES := src/lbconformance/lab/host-packages.txt tests/host-packages.txt
 PYTHON   ?= python3
 
 .PHONY: lab test deps host-deps lint clean-lab
@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 
 ## Debian packages the host side needs (qemu, debootstrap, iproute2, ...), listed in one file.
 host-deps:
-	@missing=$$(for p in $$(grep -v '^#' $(HOST_PKGS_FILE) 2>/dev/null); do \
+	@missing=$$(for p in $$(cat $(HOST_PKGS_FILES) 2>/dev/null | grep -v '^#'); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing host packages: $$missing"; \
