@@ -40,6 +40,7 @@ class Snapshot:
             raise MissingFact("snapshot", META, meta_path, f"invalid JSON at line {e.lineno}: {e.msg}") from None
         self.inventory: Inventory = load_inventory(self.root / INVENTORY)
         self.absent: dict[str, str] = self.meta.get("absent", {})
+        self.errors: dict[str, str] = self.meta.get("errors", {})
 
     def path(self, host: str, name: str) -> Path:
         return self.root / self.evidence(host, name)
@@ -67,6 +68,7 @@ class Snapshot:
             reason = self._absent_reason(host, name)
             if reason:
                 raise FactAbsent(host, name, reason) from None
-            raise MissingFact(host, name, p) from None
+            error = self.errors.get(f"{host}/{name}") or self.errors.get(f"{host}/*")
+            raise MissingFact(host, name, p, f"not collected: {error}" if error else "") from None
         except OSError as e:
             raise MissingFact(host, name, p, e.strerror) from None

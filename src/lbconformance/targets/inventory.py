@@ -13,7 +13,7 @@ from lbconformance import yamlfile
 from lbconformance.yamlfile import InputError
 from lbconformance.yamlfile import field as get
 
-TRANSPORT_SCHEMES = ("ssh", "paramiko", "local", "docker", "podman", "kubectl", "lab")
+TRANSPORT_SCHEMES = ("ssh", "paramiko", "local", "docker", "podman", "kubectl", "lab", "netns")
 ROUTER_FLAVOURS = ("frr", "gobgp")
 OVERLAY_MODES = ("host-gw", "vxlan", "udp", "unknown")
 
@@ -26,6 +26,8 @@ class Service:
     prefix: str
     vip: str
     port: int = 80
+    endpoints_file: str = ""  # a JSON list of {address, port, ready} (docs/snapshot.md)
+    endpoints_transport: str = ""  # where that file is read
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Reflector:
     address: str
     transport: str
     software: str = "gobgp"
+    config: str = ""  # gobgpd's config file; found from its command line when empty
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Router:
     address: str
     transport: str
     flavour: str = "frr"
+    vtysh: str = ""  # the vtysh command (e.g. with --vty_socket), for flavour frr
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,9 @@ def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
     for i, s in enumerate(_items(path, doc, "services")):
         w = f"services[{i}]"
         services.append(Service(name=get(path, s, "name", str, where=w), prefix=_address(path, s, "prefix", w, True),
-                                vip=_address(path, s, "vip", w, required=False), port=get(path, s, "port", int, False, 80, w)))
+                                vip=_address(path, s, "vip", w, required=False), port=get(path, s, "port", int, False, 80, w),
+                                endpoints_file=get(path, s, "endpoints_file", str, False, "", w),
+                                endpoints_transport=_transport(path, s, "endpoints_transport", w, required=False)))
     nodes = []
     for i, n in enumerate(_items(path, doc, "nodes")):
         w = f"nodes[{i}]"
@@ -181,7 +187,8 @@ def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
         w = f"reflectors[{i}]"
         reflectors.append(Reflector(name=get(path, r, "name", str, where=w), address=_address(path, r, "address", w),
                                     transport=_transport(path, r, "transport", w, required=False),
-                                    software=get(path, r, "software", str, False, "gobgp", w)))
+                                    software=get(path, r, "software", str, False, "gobgp", w),
+                                    config=get(path, r, "config", str, False, "", w)))
     routers = []
     for i, r in enumerate(_items(path, doc, "routers")):
         w = f"routers[{i}]"
@@ -189,7 +196,8 @@ def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
         if flavour not in ROUTER_FLAVOURS:
             raise InputError(path, yamlfile.line_of(r, "flavour"), f"field {w}.flavour: must be one of {ROUTER_FLAVOURS}")
         routers.append(Router(name=get(path, r, "name", str, where=w), address=_address(path, r, "address", w),
-                              transport=_transport(path, r, "transport", w, required=False), flavour=flavour))
+                              transport=_transport(path, r, "transport", w, required=False), flavour=flavour,
+                              vtysh=get(path, r, "vtysh", str, False, "", w)))
     names = [h for h in [n.name for n in nodes] + [p.name for p in pods] + [r.name for r in reflectors]
              + [r.name for r in routers]]
     dupes = sorted({n for n in names if names.count(n) > 1})

@@ -1,0 +1,237 @@
+"""Collectors, one per role: what each host must yield for the static checks (docs/snapshot.md).
+
+A collector runs its host's commands in as few round trips as the facts allow: one batch for what
+is known up front, then one more for what the first answers point at (config files named on a
+process's command line, include globs, real servers to probe, queue and IRQ files).
+"""
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import shlex
+
+from lbconformance.collect.batch import Fact, Output, script, split
+from lbconformance.collect.transport import TransportError
+from lbconformance.parse import ParseError, parse_interrupts, parse_keepalived
+
+VERSIONS = ("for t in keepalived ipvsadm exabgp gobgpd gobgp; do command -v $t >/dev/null 2>&1 && "
+            "echo \"$t $($t --version 2>&1 | grep -v '^$' | head -1)\"; done; "
+            "for z in /usr/lib/frr/zebra /usr/sbin/zebra; do [ -x $z ] && echo \"frr $($z --version 2>&1 | head -1)\" && break; done; "
+            "echo \"kernel $(uname -r)\"; true")
+
+
+def cat(path: str) -> str:
+    return f"cat {shlex.quote(path)}"
+
+
+class Host:
+    """One transport plus the outputs gathered through it, recorded into the snapshot as they come."""
+
+    def __init__(self, name: str, transport, writer, timeout: float, prefix: str = ""):
+        self.name, self.transport, self.writer, self.timeout, self.prefix = name, transport, writer, timeout, prefix
+        self.unreachable: str | None = None
+
+    def gather(self, facts: list[Fact], record: bool = True) -> dict[str, Output]:
+        """Run facts in one round trip; write successes, record failures as errors."""
+        if not facts:
+            return {}
+        if self.unreachable:
+            for f in facts:
+                self.writer.error(self.name, self.prefix + f.name, self.unreachable)
+            return {}
+        text, token = script(facts, self.timeout)
+        try:
+            res = self.transport.run(text, timeout=self.timeout * len(facts) + 10)
+        except TransportError as e:
+            self.unreachable = f"host unreachable: {e}"
+            for f in facts:
+                self.writer.error(self.name, self.prefix + f.name, self.unreachable)
+            return {}
+        outs = split(res.stdout, facts, token)
+        for f in facts:
+            o = outs.get(f.name)
+            if o is None:
+                msg = (f"`{f.command}` on {self.name} via {self.transport.name}: no output "
+                       f"(the batch exited {res.rc}: {res.stderr.strip()[-300:]})")
+                self.writer.error(self.name, self.prefix + f.name, msg)
+            elif o.rc != 0:
+                self.writer.error(self.name, self.prefix + f.name,
+                                  f"`{f.command}` on {self.name} via {self.transport.name} exited {o.rc}: "
+                                  f"{o.stderr.strip()[-300:] or 'no stderr'}")
+            elif record:
+                self.writer.fact(self.name, self.prefix + f.name, o.stdout)
+        return {k: v for k, v in outs.items() if v.rc == 0}
+
+    def files(self, paths) -> dict[str, str]:
+        """Copy files verbatim under files/<path>."""
+        outs = self.gather([Fact(f"files{p}", cat(p)) for p in sorted(set(paths))])
+        return {k[len("files"):]: v.stdout for k, v in outs.items()}
+
+
+def option_value(cmdline: str, short: str, long: str) -> str | None:
+    """The value of `-f X`, `-fX`, `--use-file X` or `--use-file=X` in a process command line."""
+    words = cmdline.split()
+    for i, w in enumerate(words):
+        if w in (short, long) and i + 1 < len(words):
+            return words[i + 1]
+        if w.startswith(long + "="):
+            return w.split("=", 1)[1]
+        if short and w.startswith(short) and len(w) > len(short) and not w.startswith("--"):
+            return w[len(short):]
+    return None
+
+
+# -- LB pod ---------------------------------------------------------------------------------------
+
+def collect_lb_pod(pod, service, pod_host: Host, ipvs: Host, exabgp: Host) -> None:
+    pod_host.gather([
+        Fact("ipvsadm-Ln.txt", "ipvsadm -Ln"),
+        Fact("ipvsadm-Ln-thresholds.txt", "ipvsadm -Ln --thresholds"),
+        Fact("iptables-save.txt", "iptables-save"),
+        Fact("sysctl.txt", "sysctl -a 2>/dev/null; true"),
+        Fact("ip-route-local.json", "ip -j route show table local"),
+        Fact("ip-link.json", "ip -j link"),
+        Fact("uname-r.txt", "uname -r"),
+    ])
+    common = [Fact("proc-status", "cat /proc/$LBC_PID/status"), Fact("mountinfo", "cat /proc/$LBC_PID/mountinfo"),
+              Fact("cmdline", "tr '\\0' ' ' < /proc/$LBC_PID/cmdline; echo")]
+    got = ipvs.gather(common + [Fact("lib-modules.txt", "ls -1 /lib/modules"), Fact("versions.txt", VERSIONS)])
+    exa = exabgp.gather(common)
+    # keepalived's config (from its command line), with includes resolved through the container
+    if "cmdline" in got:
+        main = option_value(got["cmdline"].stdout, "-f", "--use-file") or "/etc/keepalived/keepalived.conf"
+        pod_host.writer.fact(pod_host.name, "keepalived-config-path.txt", main + "\n")
+        config = keepalived_files(ipvs, main)
+        if config is not None:
+            probes = real_server_probes(config)
+            if probes:
+                pod_host.gather([Fact("real-server-probes.txt", probes)])
+    if "cmdline" in exa:
+        words = exa["cmdline"].stdout.split()
+        confs = [w for w in words[1:] if w.endswith(".conf") or w.endswith(".ini")]
+        if confs:
+            pod_host.writer.fact(pod_host.name, "exabgp-config-path.txt", confs[-1] + "\n")
+            exabgp.prefix = ""
+            files = exabgp.files([confs[-1]])
+            for path, text in files.items():
+                pod_host.writer.fact(pod_host.name, "files" + path, text)
+        else:
+            pod_host.writer.error(pod_host.name, "exabgp-config-path.txt",
+                                  f"no config file on exabgp's command line: {exa['cmdline'].stdout.strip()}")
+
+
+def keepalived_files(ipvs: Host, main: str):
+    """Fetch keepalived's main config and every file its includes match; parse to know the real servers."""
+    prefix, ipvs.prefix = ipvs.prefix, ""
+    try:
+        texts = ipvs.files([main])
+        if main not in texts:
+            return None
+        for _ in range(5):  # includes may include more
+            wanted: list[str] = []
+
+            def read(pattern: str):
+                wanted.append(pattern)
+                return sorted((p, t) for p, t in texts.items() if fnmatch.fnmatchcase(p, pattern))
+
+            try:
+                config = parse_keepalived(texts[main], main, read)
+            except ParseError:
+                config = None
+            dirs = sorted({posixpath.dirname(p) or "/" for p in wanted})
+            if not dirs:
+                return config
+            listing = ipvs.gather([Fact("ls", "for d in " + " ".join(shlex.quote(d) for d in dirs)
+                                        + "; do [ -d \"$d\" ] && find \"$d\" -maxdepth 1 -type f; done; true")],
+                                  record=False)
+            names = listing["ls"].stdout.split() if "ls" in listing else []
+            new = [n for n in names if n not in texts and any(fnmatch.fnmatchcase(n, w) for w in wanted)]
+            if not new:
+                return config
+            texts.update(ipvs.files(new))
+        return config
+    finally:
+        ipvs.prefix = prefix
+
+
+def real_server_probes(config) -> str:
+    """A command that TCP-connects to every configured real server from the pod and prints
+    `ADDRESS:PORT up|down (reason)`."""
+    targets = sorted({(rs.address, rs.port) for vs in config.virtual_servers for rs in vs.real_servers if rs.port})
+    if not targets:
+        return ""
+    py = ("import socket,sys\n"
+          "for t in sys.argv[1:]:\n"
+          " a,p=t.rsplit(':',1)\n"
+          " try:\n  socket.create_connection((a,int(p)),2).close(); print(t,'up')\n"
+          " except OSError as e: print(t,'down',f'({e.strerror or e})')\n")
+    args = " ".join(f"{a}:{p}" for a, p in targets)
+    return (f"if command -v python3 >/dev/null 2>&1; then python3 -c {shlex.quote(py)} {args}; "
+            f"else for t in {args}; do a=${{t%:*}}; p=${{t##*:}}; "
+            f"if timeout 2 bash -c \"</dev/tcp/$a/$p\" 2>/dev/null; then echo \"$t up\"; else echo \"$t down (connect failed)\"; fi; "
+            f"done; fi")
+
+
+# -- node -----------------------------------------------------------------------------------------
+
+def collect_node(node, host: Host) -> None:
+    nic = node.nic
+    got = host.gather([
+        Fact("ip-route.json", "ip -j route show"),
+        Fact("ip-link.json", "ip -j -d link"),
+        Fact("proc-modules.txt", "cat /proc/modules"),
+        Fact("uname-r.txt", "uname -r"),
+        Fact("proc-interrupts.txt", "cat /proc/interrupts"),
+        Fact("ethtool-i.txt", f"ethtool -i {shlex.quote(nic)}"),
+        Fact("ethtool-l.txt", f"ethtool -l {shlex.quote(nic)}"),
+        Fact("files/sys/devices/system/cpu/online", cat("/sys/devices/system/cpu/online")),
+        Fact("versions.txt", VERSIONS),
+        Fact("rx-queues", f"ls -d /sys/class/net/{shlex.quote(nic)}/queues/rx-* 2>/dev/null; true"),
+    ])
+    paths = [f"{q}/rps_cpus" for q in got["rx-queues"].stdout.split()] if "rx-queues" in got else []
+    if "proc-interrupts.txt" in got:
+        try:
+            irqs = parse_interrupts(got["proc-interrupts.txt"].stdout, f"{node.name}:/proc/interrupts")
+            paths += [f"/proc/irq/{i.irq}/smp_affinity" for i in irqs if i.name.startswith(nic + "-")]
+        except ParseError as e:
+            host.writer.error(host.name, "files/proc/irq", f"cannot find the NIC's IRQs: {e}")
+    host.files(paths)
+    # the batch helper listing is not a fact
+    rx = host.writer.root / "hosts" / host.name / "rx-queues"
+    rx.unlink(missing_ok=True)
+
+
+# -- BGP speakers ---------------------------------------------------------------------------------
+
+def collect_reflector(rr, host: Host) -> None:
+    got = host.gather([
+        Fact("gobgp-neighbor.json", "gobgp neighbor -j"),
+        Fact("gobgp-global-rib.json", "gobgp global rib -a ipv4 -j"),
+        Fact("versions.txt", VERSIONS),
+        Fact("cmdline", "ps -o args= -C gobgpd | head -1"),
+    ], record=True)
+    config = rr.config or (option_value(got["cmdline"].stdout, "-f", "--config-file") if "cmdline" in got else None)
+    (host.writer.root / "hosts" / host.name / "cmdline").unlink(missing_ok=True)
+    if not config:
+        host.writer.error(host.name, "gobgpd-config-path.txt", host.unreachable or "gobgpd's config file is unknown "
+                          "(set reflectors[].config in the inventory)")
+        return
+    host.writer.fact(host.name, "gobgpd-config-path.txt", config + "\n")
+    host.files([config])
+
+
+def collect_router(router, host: Host) -> None:
+    facts = [Fact("ip-route.json", "ip -j route show"), Fact("ip-nexthop.json", "ip -j nexthop"),
+             Fact("sysctl.txt", "sysctl -a 2>/dev/null; true"), Fact("versions.txt", VERSIONS)]
+    if router.flavour == "frr":
+        vtysh = router.vtysh or "vtysh"
+        facts += [Fact("frr-bgp-neighbors.json", f"{vtysh} -c 'show bgp neighbors json'"),
+                  Fact("frr-bgp-ipv4.json", f"{vtysh} -c 'show bgp ipv4 unicast json'")]
+    else:
+        facts += [Fact("gobgp-neighbor.json", "gobgp neighbor -j"),
+                  Fact("gobgp-global-rib.json", "gobgp global rib -a ipv4 -j")]
+    host.gather(facts)
+
+
+def collect_endpoints(service, host: Host) -> None:
+    host.gather([Fact("endpoints.json", cat(service.endpoints_file))])
