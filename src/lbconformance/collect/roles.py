@@ -130,7 +130,7 @@ def keepalived_files(ipvs: Host, main: str):
         for _ in range(5):  # includes may include more
             wanted: list[str] = []
 
-            def read(pattern: str):
+            def read(pattern: str, wanted=wanted):
                 wanted.append(pattern)
                 return sorted((p, t) for p, t in texts.items() if fnmatch.fnmatchcase(p, pattern))
 
