@@ -61,17 +61,17 @@ def free_port() -> int:
 
 def qemu_command(img: image_mod.Image, initrd: Path, port: int, state: Path, share: Path) -> list[str]:
     """The qemu command line: TCG only, user-mode net with restrict=on, ssh forward on 127.0.0.1 only."""
-    append = "console=ttyS0 root=/dev/vda rw panic=-1 quiet loglevel=4 mitigations=off"
+    append = "console=ttyS0 root=/dev/vda rw panic=-1 quiet loglevel=4 mitigations=off tsc=reliable"
     return [
         QEMU, "-name", VM_NAME,
         "-machine", "pc", "-accel", f"tcg,tb-size={TB_SIZE_MB}", "-cpu", "max",
         "-smp", str(CPUS), "-m", str(MEMORY_MB),
         "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none", "-no-reboot",
-        "-kernel", str(img.vmlinuz), "-initrd", str(initrd), "-append", append,
+        "-kernel", str(img.boot_kernel), "-initrd", str(initrd), "-append", append,
         # snapshot=on: the cached image is never written; the guest's writes vanish with qemu.
         "-drive", f"file={img.rootfs},format=raw,if=virtio,snapshot=on",
         "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:{GUEST_SSH_PORT}",
-        "-device", "virtio-net-pci,netdev=n0",
+        "-device", "virtio-net-pci,netdev=n0,romfile=",
         "-fsdev", f"local,id=labfs,path={share},security_model=none,readonly=on",
         "-device", "virtio-9p-pci,fsdev=labfs,mount_tag=lab",
         "-device", "virtio-rng-pci",
@@ -326,9 +326,14 @@ class LabVM:
             time.sleep(0.3)
         self.progress(f"boot: sshd answers after {time.monotonic() - t0:.1f} s; opening the persistent connection")
         self._start_master(img, port)
-        res = self.run("true", timeout=SSH_TIMEOUT)
+        res = self.run("i=0; while [ ! -e /run/lbc-ready ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; "
+                       "test -e /run/lbc-ready || exit 10; grep -q ' /lab 9p ' /proc/mounts || exit 11",
+                       timeout=SSH_TIMEOUT)
+        if res.rc in (10, 11):
+            what = "PID 1 never finished (/run/lbc-ready)" if res.rc == 10 else "the 9p share is not mounted"
+            raise LabError("boot", what, log_tail(self.console), self.console)
         if res.rc != 0:
-            raise LabError("ssh", f"`true` over ssh exited {res.rc}: {res.stderr.strip()[:200]}",
+            raise LabError("ssh", f"first command over ssh exited {res.rc}: {res.stderr.strip()[:200]}",
                            log_tail(self.console), self.console)
 
     def _stop(self) -> None:
