@@ -15,7 +15,9 @@ import pytest
 from lbconformance import __version__
 from lbconformance.catalog import CATALOG_PATH, PROFILES, load_catalog
 from lbconformance.profiles import load_profile
-from lbconformance.report.results import EXIT_CODES, EXIT_USAGE, CheckResult, verdict, write_results
+from lbconformance.report.measure import samples_of
+from lbconformance.report.render import write_run, write_setup_failure
+from lbconformance.report.results import EXIT_CODES, EXIT_USAGE, CheckResult, read_results, verdict
 from lbconformance.report.waivers import load_waivers
 from lbconformance.snapshot import FactAbsent, MissingFact, Snapshot
 from lbconformance.snapshot.facts import Facts
@@ -56,6 +58,8 @@ def pytest_addoption(parser):
     g.addoption("--allow-disruptive", action="store_true", help="run checks that scale or kill pods")
     g.addoption("--waivers", metavar="FILE", help="YAML file of waivers (requirement, target, justification, ...)")
     g.addoption("--report-dir", metavar="DIR", default="reports", help="where run folders go (default reports/)")
+    g.addoption("--rerun-failed", metavar="DIR", help="run only the checks that failed, errored or were skipped "
+                "(not out of scope) in the saved run folder DIR")
 
 
 class Conformance:
@@ -70,6 +74,7 @@ class Conformance:
         self.target_kind = self._target_kind()
         self.snapshot: Snapshot | None = None
         self.results: dict[str, CheckResult] = {}
+        self.collect_errors: list[str] = []
         self.active = False  # true once a check with a requirement marker was collected
         self.started = time.time()
         self.run_id = secrets.token_hex(4)
@@ -116,6 +121,7 @@ class Conformance:
                 "target_kind": self.target_kind, "target": inv.describe() if inv else "",
                 "started": dt.datetime.fromtimestamp(self.started, dt.timezone.utc).isoformat(),
                 "duration_s": round(time.time() - self.started, 3),
+                "rerun_of": self.config.getoption("rerun_failed") or "",
                 "waivers": [dict(requirement=w.requirement, target=w.target, justification=w.justification,
                                  approver=w.approver, expires=w.expires.isoformat(), source=w.source,
                                  expired=w.expired()) for w in self.waivers]}
@@ -124,15 +130,37 @@ class Conformance:
 def pytest_configure(config):
     for m in MARKERS:
         config.addinivalue_line("markers", m)
+    state = None
     try:
         state = Conformance(config)
         if state.target_kind:
             state.load_target()
-    except InputError as e:
+    except (InputError, MissingFact, pytest.UsageError) as e:
+        _setup_failed(config, state, f"lbconformance: {e}")
+        if isinstance(e, pytest.UsageError):
+            raise
         pytest.exit(f"lbconformance: {e}", returncode=EXIT_USAGE)
-    except MissingFact as e:
-        pytest.exit(f"lbconformance: {e}", returncode=EXIT_USAGE)
+    except Exception as e:  # target setup failed (unreachable host, collector crash): INCOMPLETE
+        _setup_failed(config, state, f"lbconformance: target setup failed: {type(e).__name__}: {e}")
+        pytest.exit(f"lbconformance: target setup failed: {type(e).__name__}: {e}", returncode=EXIT_CODES["INCOMPLETE"])
     config.stash[STATE] = state
+
+
+def _setup_failed(config, state, reason: str) -> None:
+    """The run folder's formats (and --junitxml) still exist, with a failing 'setup' case saying why."""
+    if hasattr(config, "workerinput") or (state is None and not _targeted(config)):
+        return
+    if state is not None:
+        run_dir, meta = state.run_dir, state.meta()
+    else:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        run_dir = Path(config.getoption("report_dir")) / f"{stamp}-{secrets.token_hex(4)}"
+        meta = {"tool_version": __version__, "profile": config.getoption("profile")}
+    write_setup_failure(run_dir, meta, reason, config.getoption("xmlpath", None))
+
+
+def _targeted(config) -> bool:
+    return any(config.getoption(o) for o in ("snapshot", "lab", "inventory", "cluster"))
 
 
 STATE = pytest.StashKey[Conformance]()
@@ -170,6 +198,9 @@ def pytest_collection_modifyitems(session, config, items):
     state.active = True
     if state.snapshot is None:
         pytest.exit(NO_TARGET_HINT, returncode=EXIT_USAGE)
+    rerun = config.getoption("rerun_failed")
+    if rerun:
+        checks = _only_failed(config, items, checks, rerun)
     for item in checks:
         marks = list(item.iter_markers("requirement"))
         rid = marks[0].args[0] if marks[0].args else None
@@ -201,6 +232,21 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 BAD_MAPPING = pytest.StashKey[str]()
+
+
+def _only_failed(config, items, checks, run_dir):
+    """--rerun-failed DIR: keep the checks DIR's results.json lists as failed, error, or skipped not in scope."""
+    try:
+        _, saved = read_results(Path(run_dir))
+    except (OSError, ValueError, TypeError) as e:
+        pytest.exit(f"lbconformance: --rerun-failed {run_dir}: no readable results.json ({e})", returncode=EXIT_USAGE)
+    again = {r.nodeid for r in saved if r.outcome in ("failed", "error") or (r.outcome == "skipped" and not r.scope_skip)}
+    drop = [i for i in checks if i.nodeid not in again]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        gone = {id(i) for i in drop}
+        items[:] = [i for i in items if id(i) not in gone]
+    return [i for i in checks if i.nodeid in again]
 
 
 def pytest_runtest_setup(item):
@@ -244,6 +290,8 @@ def sla_seconds(request) -> float:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    if item.get_closest_marker("requirement") and samples_of(item):
+        rep.lbc_samples = samples_of(item)  # report/measure.py; travels with the report under xdist
     if not item.get_closest_marker("requirement") or call.excinfo is None or rep.when != "call":
         return
     exc = call.excinfo.value
@@ -290,6 +338,8 @@ def pytest_runtest_logreport(report):
         res = state.results[report.nodeid] = CheckResult(nodeid=report.nodeid, requirement=str(rid),
                                                          area=req.area if req else "", target=props.get("target", ""))
     res.duration += report.duration
+    if getattr(report, "lbc_samples", None):
+        res.samples = report.lbc_samples
     if report.when == "setup":
         if report.skipped:
             res.outcome, res.message = "skipped", _skip_reason(report)
@@ -322,6 +372,13 @@ def _first_line(text: str) -> str:
 _CONTROLLER: dict = {}
 
 
+def pytest_collectreport(report):
+    if report.failed:
+        state = _CONTROLLER.get("state")
+        if state is not None:
+            state.collect_errors.append(f"{report.nodeid or 'collection'}: {_first_line(report.longreprtext)}")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     if not hasattr(session.config, "workerinput"):
@@ -345,18 +402,29 @@ def _apply_waivers(state: Conformance) -> None:
 
 def pytest_sessionfinish(session, exitstatus):
     state = _CONTROLLER.get("state")
-    if state is None or not state.active or hasattr(session.config, "workerinput"):
+    if state is None or hasattr(session.config, "workerinput"):
+        return
+    if not (state.active or (state.target_kind and state.collect_errors)):
         return
     _apply_waivers(state)
     results = list(state.results.values())
+    if state.collect_errors:  # a failing 'setup' case that says why
+        results.append(CheckResult(nodeid="setup", requirement="SETUP", area="SETUP", outcome="error",
+                                   message="collection failed: " + "; ".join(state.collect_errors)))
     for w in state.waivers:  # an expired waiver counts as a failure even when its check now passes
         if w.expired() and not any(r.requirement == w.requirement and r.outcome == "failed" for r in results):
             results.append(CheckResult(nodeid=f"waiver:{w.source}", requirement=w.requirement,
                                        area=w.requirement.split("-")[0], target=w.target or "", outcome="failed",
                                        message=f"waiver expired on {w.expires} ({w.source})"))
     state.final = results
-    path = write_results(state.run_dir, state.meta(), results)
-    state.results_path = path
+    snap = state.snapshot
+    if snap is None and not results:  # no target: the formats still exist, with a failing 'setup' case
+        write_setup_failure(state.run_dir, state.meta(), NO_TARGET_HINT)
+        state.final = None
+        return
+    write_run(state.run_dir, state.meta(), results, catalog=state.catalog,
+              snapshot_root=snap.root if snap else None, snapshot_meta=snap.meta if snap else None)
+    state.results_path = state.run_dir / "results.json"
     if exitstatus in (0, 1):
         session.exitstatus = EXIT_CODES[verdict(results)]
 
@@ -377,9 +445,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for r in results:
         if r.outcome in ("failed", "error") or (r.outcome == "skipped" and not r.scope_skip):
             tr.write_line(f"{r.outcome.upper():<8} {r.requirement} [{r.target}] {r.message}")
+        elif r.outcome == "waived":
+            w = r.waiver or {}
+            tr.write_line(f"WAIVED   {r.requirement} [{r.target}] {w.get('justification', '')} "
+                          f"(approver {w.get('approver', '')}, expires {w.get('expires', '')}, {w.get('source', '')})")
     scope = sorted({(r.requirement, r.message) for r in results if r.scope_skip})
     if scope:
         tr.write_line(f"out of scope ({len(scope)}):")
         for rid, msg in scope:
             tr.write_line(f"  {rid}: {msg.removeprefix('out of scope: ')}")
     tr.write_line(f"verdict: {verdict(results)}   results: {os.path.relpath(state.results_path)}")
+    tr.write_line(f"reports: {os.path.relpath(state.run_dir)}/{{junit.xml,report.html,summary.md,evidence/}}")

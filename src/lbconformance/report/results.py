@@ -29,6 +29,7 @@ class CheckResult:
     evidence: list[str] = field(default_factory=list)
     duration: float = 0.0
     waiver: dict | None = None
+    samples: dict = field(default_factory=dict)  # name -> {unit, kind, sla, label, values} (report/measure.py)
 
     @property
     def scope_skip(self) -> bool:
@@ -58,5 +59,6 @@ def write_results(run_dir: Path, meta: dict, results: list[CheckResult]) -> Path
 
 def read_results(run_dir: Path) -> tuple[dict, list[CheckResult]]:
     doc = json.loads((Path(run_dir) / "results.json").read_text())
-    results = [CheckResult(**r) for r in doc.pop("results")]
+    known = set(CheckResult.__dataclass_fields__)
+    results = [CheckResult(**{k: v for k, v in r.items() if k in known}) for r in doc.pop("results")]
     return doc, results
