@@ -4,6 +4,7 @@ Collection happens once per run, before any check; hosts are visited concurrentl
 """
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,8 +19,10 @@ DEFAULT_TIMEOUT = 20.0
 
 
 def collect(inventory: Inventory, inventory_text: str, out: Path, profile: str = "any", lab_vm=None,
-            timeout: float = DEFAULT_TIMEOUT, workers: int = 8, progress=None) -> Snapshot:
-    """Visit every host of the inventory and write a snapshot to `out`."""
+            timeout: float = DEFAULT_TIMEOUT, workers: int = 8, progress=None,
+            endpoints: dict[str, list[dict]] | None = None, target: str | None = None) -> Snapshot:
+    """Visit every host of the inventory and write a snapshot to `out`. `endpoints` gives services'
+    endpoints the orchestrator already told (Kubernetes EndpointSlices), instead of an endpoints file."""
     t0 = time.monotonic()
     writer = SnapshotWriter(out)
 
@@ -47,7 +50,9 @@ def collect(inventory: Inventory, inventory_text: str, out: Path, profile: str =
     for router in inventory.routers:
         jobs.append(lambda router=router: roles.collect_router(router, host(router.name, router.transport)))
     for svc in inventory.services:
-        if svc.endpoints_file:
+        if endpoints is not None and svc.name in endpoints:
+            writer.fact(f"services/{svc.name}", "endpoints.json", json.dumps(endpoints[svc.name], indent=1) + "\n")
+        elif svc.endpoints_file:
             jobs.append(lambda svc=svc: roles.collect_endpoints(svc, host(f"services/{svc.name}", svc.endpoints_transport)))
         else:
             writer.error(f"services/{svc.name}", "endpoints.json", "the inventory names no endpoints source")
@@ -55,7 +60,7 @@ def collect(inventory: Inventory, inventory_text: str, out: Path, profile: str =
         for f in [pool.submit(j) for j in jobs]:
             f.result()
     elapsed = time.monotonic() - t0
-    writer.finish(inventory_text, profile, inventory.describe(),
+    writer.finish(inventory_text, profile, target or inventory.describe(),
                   {"collection_seconds": round(elapsed, 3), "hosts": len(inventory.hosts())})
     if progress:
         progress(f"collected {len(inventory.hosts())} hosts in {elapsed:.1f} s"

@@ -110,4 +110,8 @@ def transport_for(uri: str, lab_vm=None):
         return NetnsTransport(u.netloc, container, lab_vm if u.scheme == "lab" else None)
     if u.scheme in ("ssh", "paramiko", "local", "docker", "podman"):
         return TestinfraTransport(uri)
+    if u.scheme == "kubectl":  # exec through the Kubernetes API (collect/kube.py)
+        from lbconformance.collect.kube import KubeExecTransport
+
+        return KubeExecTransport.from_uri(uri)
     raise TransportError(f"{uri}: no transport for scheme {u.scheme!r}")
