@@ -85,7 +85,7 @@ class Conformance:
 
     def _target_kind(self) -> str | None:
         o = self.config.getoption
-        chosen = [k for k, v in (("snapshot", o("snapshot")), ("lab", o("lab")), ("inventory", o("inventory")),
+        chosen = [k for k, v in (("snapshot", o("snapshot")), ("lab", o("lab")), ("inventory", o("inventory") and not o("cluster")),
                                   ("cluster", o("cluster"))) if v]
         if len(chosen) > 1:
             raise pytest.UsageError(f"choose one target, not {', '.join('--' + c for c in chosen)}")
@@ -111,9 +111,11 @@ class Conformance:
                                         "version; use --snapshot DIR") from None
             self.snapshot = collect_snapshot(self.target_kind, o("inventory"), self.run_dir / "snapshot",
                                              profile=self.profile_name)
-        elif self.target_kind == "cluster":
-            raise pytest.UsageError("--cluster: the Kubernetes target is not available in this version; "
-                                    "use --inventory FILE or --snapshot DIR")
+        elif self.target_kind == "cluster":  # --inventory, if given, adds the devices outside the cluster
+            from lbconformance.targets.kubernetes import cluster_snapshot
+
+            self.snapshot = cluster_snapshot(o("cluster"), o("context"), o("inventory"), self.run_dir / "snapshot",
+                                             profile=self.profile_name, run_id=self.run_id)
 
     def meta(self) -> dict:
         inv = self.snapshot.inventory if self.snapshot else None
