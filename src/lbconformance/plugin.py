@@ -16,6 +16,7 @@ from lbconformance import __version__
 from lbconformance.catalog import CATALOG_PATH, PROFILES, load_catalog
 from lbconformance.profiles import load_profile
 from lbconformance.report.measure import samples_of
+from lbconformance.report.redact import redact, redact_obj
 from lbconformance.report.render import write_run, write_setup_failure
 from lbconformance.report.results import EXIT_CODES, EXIT_USAGE, CheckResult, read_results, verdict
 from lbconformance.report.waivers import load_waivers
@@ -292,8 +293,10 @@ def sla_seconds(request) -> float:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
-    if item.get_closest_marker("requirement") and samples_of(item):
-        rep.lbc_samples = samples_of(item)  # report/measure.py; travels with the report under xdist
+    if item.get_closest_marker("requirement"):
+        _redact_report(rep)
+        if samples_of(item):
+            rep.lbc_samples = samples_of(item)  # report/measure.py; travels with the report under xdist
     if not item.get_closest_marker("requirement") or call.excinfo is None or rep.when != "call":
         return
     exc = call.excinfo.value
@@ -321,8 +324,19 @@ def pytest_runtest_makereport(item, call):
         rep.outcome = "passed"
         rep.sections.append(("advisory finding", message))
     props += [("outcome", kind), ("message", message.splitlines()[0] if message else "")]
+    props = redact_obj(props)
     item.user_properties.extend(props)  # for the teardown report, which JUnit reads
     rep.user_properties.extend(props)
+
+
+def _redact_report(rep) -> None:
+    """Secrets never reach the terminal or pytest's own --junitxml: redact the traceback and captures."""
+    if rep.longrepr is not None:
+        text = str(rep.longrepr)
+        clean = redact(text)
+        if clean != text:
+            rep.longrepr = clean
+    rep.sections = [(k, redact(v)) for k, v in rep.sections]
 
 
 def pytest_runtest_logreport(report):
@@ -427,6 +441,7 @@ def pytest_sessionfinish(session, exitstatus):
     write_run(state.run_dir, state.meta(), results, catalog=state.catalog,
               snapshot_root=snap.root if snap else None, snapshot_meta=snap.meta if snap else None)
     state.results_path = state.run_dir / "results.json"
+    state.final = read_results(state.run_dir)[1]  # as written: redacted
     if exitstatus in (0, 1):
         session.exitstatus = EXIT_CODES[verdict(results)]
 

@@ -23,9 +23,12 @@ def pytest_collection_modifyitems(items):
 
 
 def collect_checks(pytester, suites: Path) -> dict:
-    pytester.makeconftest(DUMP)
+    # a plugin module by name (python -m pytest puts the cwd on sys.path): a conftest.py in the cwd
+    # is not loaded when the collected folder lies elsewhere
+    pytester.makepyfile(lbc_checks_dump=DUMP)
     snap = make_snapshot(pytester.path / "snap")
-    pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider", "--snapshot", snap,
+    pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider", "-p", "lbc_checks_dump",
+                                  "--snapshot", snap,
                                   "--rootdir", str(pytester.path), str(suites))
     return json.loads((pytester.path / "checks.json").read_text())
 

@@ -40,8 +40,10 @@ def _meta_table(meta: dict) -> str:
             ("target", f"{meta.get('target_kind', '')}: {meta.get('target', '')}")]
     if meta.get("snapshot_meta"):
         sm = meta["snapshot_meta"]
-        rows.append(("snapshot", f"collected {sm.get('collected_at', '?')} by {sm.get('tool_version', '?')}; "
-                                 f"{sm.get('target', '')}"))
+        parts = [f"collected {sm['collected_at']}" if sm.get("collected_at") else "",
+                 f"by {sm['tool_version']}" if sm.get("tool_version") else "", sm.get("target") or ""]
+        if any(parts):
+            rows.append(("snapshot", "; ".join(p for p in parts if p)))
     if meta.get("rerun_of"):
         rows.append(("rerun of", meta["rerun_of"]))
     return "<table id='run'>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"

@@ -115,8 +115,8 @@ def render_all(results: list[CheckResult]) -> list[dict]:
     series = collect_series(results)
     try:
         import matplotlib  # noqa: F401
-    except ImportError:
+    except ImportError as e:
         return [{"name": s.name, "title": s.label or s.name, "png": "",
-                 "caption": "not drawn: matplotlib is not installed; the samples are in results.json"}
+                 "caption": f"not drawn: matplotlib cannot be imported ({e}); the samples are in results.json"}
                 for s in series]
     return [render(s) for s in series]
