@@ -128,8 +128,7 @@ class Cluster:
         self.slices = [self._slice(s) for s in inv["services"]]
         self.scales = {(LB_NS, f"lb-{s['name']}"): len([p for p in inv["lb_pods"] if p["service"] == s["name"]])
                        for s in inv["services"]}
-        self.exec_host = {}  # pod name -> fixture host, for created (probe) pods
-        self.rv = 1000
+        self.frame = FRAME  # exec output frame size
 
     # -- objects in the API's shape --------------------------------------------------------------
     @staticmethod
@@ -386,8 +385,8 @@ class Handler(BaseHTTPRequestHandler):
         shell = FixtureShell(c.fixture, host, container if container in ("ipvs", "exabgp") else None)
         stdout, stderr, rc = shell.run(self.query.get("command", []))
         for channel, data in ((1, stdout), (2, stderr)):
-            for i in range(0, len(data), FRAME):
-                self.ws_send(bytes([channel]) + data[i:i + FRAME])
+            for i in range(0, len(data), c.frame):
+                self.ws_send(bytes([channel]) + data[i:i + c.frame])
         if rc == 0:
             st = {"metadata": {}, "status": "Success"}
         else:

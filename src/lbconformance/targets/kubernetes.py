@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import signal
 import threading
 import time
@@ -489,8 +488,13 @@ def scaled(api, namespace: str, deployment: str, replicas: int, settle=None):
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
     try:
-        _call(api, apps.patch_namespaced_deployment_scale, "patch", "deployments/scale", namespace, deployment,
-              namespace, {"spec": {"replicas": int(replicas)}})
+        try:
+            _call(api, apps.patch_namespaced_deployment_scale, "patch", "deployments/scale", namespace, deployment,
+                  namespace, {"spec": {"replicas": int(replicas)}})
+        except ClusterError:
+            if deployment_scale(api, namespace, deployment) == original:
+                restored.set()  # nothing changed, nothing to restore
+            raise
         if settle is not None:
             settle()
         yield original
@@ -510,6 +514,3 @@ def deployment_scale(api, namespace: str, deployment: str) -> int:
               namespace, deployment, namespace)
     return int(s.spec.replicas or 0)
 
-
-def endpoints_json(endpoints: list[dict]) -> str:
-    return json.dumps(endpoints, indent=1) + "\n"

@@ -1,0 +1,305 @@
+"""The --cluster target against the fake API server: the real `kubernetes` client, its real exec stream
+over WebSocket (v4.channel.k8s.io), and the same verdicts as the snapshot the fake serves."""
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from lbconformance.catalog import load_catalog
+from lbconformance.collect.kube import ClusterError, KubeExecTransport, exit_code, load_client
+from lbconformance.targets.kubernetes import (
+    ClusterOptions,
+    ProbePods,
+    RestoreFailed,
+    cleanup_main,
+    deployment_scale,
+    discover,
+    scaled,
+)
+
+from .conftest import FIXTURE, REPO, USER_INVENTORY
+from .fakeapi import FakeApiServer
+
+SUITES = str(REPO / "suites")
+EXIT_INCOMPLETE = 6
+
+
+def run_results(pytester, *args):
+    """Run the conformance suite in a subprocess: (the pytest run, results.json, the run folder)."""
+    before = set((pytester.path / "reports").glob("*")) if (pytester.path / "reports").exists() else set()
+    r = pytester.runpytest_subprocess(SUITES, "-p", "no:cacheprovider", *args, timeout=300)
+    new = sorted(set((pytester.path / "reports").glob("*")) - before)
+    assert new, r.stdout.str()[-3000:]
+    doc = json.loads((new[-1] / "results.json").read_text()) if (new[-1] / "results.json").exists() else None
+    return r, doc, new[-1]
+
+
+def by_check(doc):
+    return {(r["requirement"], r["target"], r["nodeid"]): r["outcome"] for r in doc["results"]}
+
+
+@pytest.fixture(scope="module")
+def cluster_run(tmp_path_factory):
+    """One --cluster run against its own fake API server, shared by the checks of that run:
+    (stdout+stderr, results.json, the run folder, the server)."""
+    tmp = tmp_path_factory.mktemp("cluster-run")
+    server = FakeApiServer(FIXTURE).start()
+    try:
+        kc = server.kubeconfig(tmp / "kubeconfig")
+        inv = tmp / "outside.yaml"
+        inv.write_text(yaml.safe_dump(USER_INVENTORY, sort_keys=False))
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--cluster={kc}",
+                            f"--inventory={inv}", f"--report-dir={tmp / 'reports'}", SUITES], cwd=REPO,
+                           capture_output=True, text=True, timeout=300)
+    finally:
+        server.stop()
+    run_dir = next((tmp / "reports").glob("*"))
+    return p.stdout + p.stderr, json.loads((run_dir / "results.json").read_text()), run_dir, server
+
+
+def test_cluster_run_gives_the_verdicts_of_the_snapshot_it_serves(pytester, api_server, kubeconfig, user_inventory):
+    r, cluster, _ = run_results(pytester, f"--cluster={kubeconfig}", f"--inventory={user_inventory}")
+    _, offline, _ = run_results(pytester, f"--snapshot={FIXTURE}")
+    dynamic = {rid for rid, req in load_catalog().items() if req.kind == "dynamic"}
+    live, saved = by_check(cluster), by_check(offline)
+    static_live = {k: v for k, v in live.items() if k[0] not in dynamic}
+    assert static_live == {k: v for k, v in saved.items() if k[0] not in dynamic}, r.stdout.str()[-3000:]
+    assert sum(1 for v in static_live.values() if v == "passed") > 100
+    # only the dynamic checks may differ: they are live-only, so out of scope offline
+    assert {k[0] for k in set(live) | set(saved) if live.get(k) != saved.get(k)} <= dynamic
+    # it went through the API: discovery lists, probe pods, and exec over the WebSocket
+    assert {("list", "pods"), ("list", "nodes"), ("list", "endpointslices"), ("list", "ingresses"),
+            ("create", "pods/exec"), ("create", "pods"), ("delete", "pods")} <= set(api_server.cluster.requests)
+
+
+def test_cluster_snapshot_holds_the_served_outputs_byte_for_byte(cluster_run):
+    _, _, run_dir, _ = cluster_run
+    snap = run_dir / "snapshot"
+    served = {p.relative_to(FIXTURE) for p in (FIXTURE / "hosts").rglob("*") if p.is_file()}
+    got = {p.relative_to(snap) for p in (snap / "hosts").rglob("*") if p.is_file()}
+    # the fixture has no versions.txt, and no process command lines: the fake answers `cmdline` from the
+    # fixture's *-config-path.txt (FixtureShell.cmdline); everything else is the fixture's bytes
+    for rel in sorted(r for r in got if r.name not in ("versions.txt", "cmdline")):
+        assert (FIXTURE / rel).is_file() and (snap / rel).read_bytes() == (FIXTURE / rel).read_bytes(), rel
+    # every served output was collected, except IRQ files the collector never asks for: it reads only
+    # the NIC's queue IRQs (eth0-*), and the fixture's IRQs are virtio ones
+    assert {str(r) for r in served - got if not str(r).startswith("hosts/node10")} == set()
+    assert all("/files/proc/irq/" in str(r) for r in served - got), sorted(served - got)
+    for svc in ("web1", "web2"):  # endpoints from EndpointSlices, in the endpoints-file format
+        want = json.loads((FIXTURE / "services" / svc / "endpoints.json").read_text())
+        assert json.loads((snap / "services" / svc / "endpoints.json").read_text()) == want
+    inv = yaml.safe_load((snap / "inventory.yaml").read_text())
+    assert inv["lb_pods"][0]["transport"] == "kubectl://lb/lb-web1-node105?container=ipvs"
+    assert [s["prefix"] for s in inv["services"]] == ["10.1.1.0/24", "10.1.2.0/24"]
+
+
+def test_probe_pods_are_deleted_after_collection(cluster_run):
+    server = cluster_run[3]
+    assert ("create", "pods") in server.cluster.requests and ("delete", "pods") in server.cluster.requests
+    left = [k for k, p in server.cluster.pods.items() if p["metadata"]["labels"].get("lbconformance.io/probe")]
+    assert left == []
+
+
+def test_no_secret_in_the_run_folder_or_output(cluster_run):
+    output, _, run_dir, server = cluster_run
+    token = server.cluster.token
+    assert token not in output
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert len(files) > 50
+    leaks = [str(p) for p in files if token.encode() in p.read_bytes()]
+    assert leaks == []
+
+
+def one_line(r, needle: str) -> str:
+    lines = [ln for ln in (r.stdout.str() + r.stderr.str()).splitlines() if needle in ln]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_exec_forbidden_is_one_clear_line(pytester, api_server, kubeconfig, user_inventory):
+    api_server.cluster.deny.add(("create", "pods/exec"))
+    r, _, _ = run_results(pytester, f"--cluster={kubeconfig}", f"--inventory={user_inventory}")
+    assert r.ret == EXIT_INCOMPLETE
+    line = one_line(r, "pods/exec")
+    assert "RBAC forbids create on pods/exec in namespace lb for system:serviceaccount:lbc:suite (403 Forbidden)" in line
+    assert "Traceback" not in r.stdout.str() + r.stderr.str()
+
+
+@pytest.mark.parametrize("verb, resource, namespace", [("list", "endpointslices", "lb"), ("list", "nodes", None),
+                                                       ("list", "pods", None)])
+def test_forbidden_names_verb_and_resource(api_server, kubeconfig, verb, resource, namespace):
+    api_server.cluster.deny.add((verb, resource))
+    with pytest.raises(ClusterError) as e:
+        discover(load_client(str(kubeconfig)), ClusterOptions())
+    where = f" in namespace {namespace}" if namespace else ""
+    assert f"RBAC forbids {verb} on {resource}{where}" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_expired_credentials_are_one_line_without_the_token(pytester, api_server, tmp_path):
+    kc = api_server.kubeconfig(tmp_path / "stale", token="expired-token-0123456789")
+    r, _, _ = run_results(pytester, f"--cluster={kc}")
+    assert r.ret == EXIT_INCOMPLETE
+    line = one_line(r, "401 Unauthorized")
+    assert "rejected the credentials of the context fake" in line and "refresh the kubeconfig" in line
+    assert "expired-token-0123456789" not in r.stdout.str() + r.stderr.str()
+
+
+def test_unreachable_api_server(api_server, tmp_path):
+    kc = api_server.kubeconfig(tmp_path / "kc")
+    api_server.stop()
+    with pytest.raises(ClusterError, match=r"^cannot reach the Kubernetes API server at http://127\.0\.0\.1:\d+: "):
+        discover(load_client(str(kc)), ClusterOptions())
+
+
+def test_missing_context_names_the_contexts(kubeconfig):
+    with pytest.raises(ClusterError, match=r"has no context 'prod' \(contexts: fake\)"):
+        load_client(str(kubeconfig), "prod")
+
+
+def test_exec_exit_codes_and_large_outputs_over_frames(api_server, kubeconfig):
+    api = load_client(str(kubeconfig))
+    t = KubeExecTransport("infra", "router", None, api)
+    assert t.run("exit 3", 5).rc == 3
+    assert t.run("true", 5).rc == 0
+    assert exit_code(json.dumps({"status": "Failure", "details": {"causes": [{"reason": "ExitCode",
+                                                                              "message": "42"}]}})) == (42, "")
+    assert exit_code(json.dumps({"status": "Failure", "message": "container not found"}))[0] == -1
+    big = (FIXTURE / "hosts" / "rr" / "gobgp-neighbor.json").read_bytes()
+    api_server.cluster.frame = 7  # hundreds of WebSocket frames for one output
+    from lbconformance.collect.batch import Fact, script, split
+    facts = [Fact("gobgp-neighbor.json", "gobgp neighbor -j")]
+    text, token = script(facts, 5)
+    t = KubeExecTransport("infra", "rr", None, api)
+    out = split(t.run(text, 10).stdout, facts, token)
+    assert out["gobgp-neighbor.json"].stdout.encode() == big
+
+
+def test_probe_pods_cleaned_up_on_failure_and_by_cleanup_command(api_server, kubeconfig, capsys):
+    api = load_client(str(kubeconfig))
+    opts = ClusterOptions(probe_timeout=10)
+
+    def probes():
+        return [k for k, p in api_server.cluster.pods.items() if p["metadata"]["labels"].get("lbconformance.io/probe")]
+
+    with pytest.raises(RuntimeError, match="collection failed"):
+        with ProbePods(api, opts, "t1") as pp:
+            uris = pp.start(["node105", "node106"])
+            assert uris["node105"] == "kubectl://default/lbc-probe-t1-node105?container=probe"
+            assert len(probes()) == 2
+            raise RuntimeError("collection failed")
+    assert probes() == []
+    # a run killed hard leaves its pods: `lbconformance cleanup --cluster` removes them
+    ProbePods(api, opts, "t2").start(["node107"])
+    assert len(probes()) == 1
+    assert cleanup_main(["--cluster", str(kubeconfig)]) == 0
+    assert probes() == [] and "deleted 1 probe pod(s): lbc-probe-t2-node107" in capsys.readouterr().out
+
+
+SCALER = """
+import sys, time
+sys.path.insert(0, {src!r})
+from lbconformance.collect.kube import load_client
+from lbconformance.targets.kubernetes import scaled
+api = load_client({kc!r})
+with scaled(api, "lb", "lb-web1", 5):
+    print("scaled", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_replicas_are_restored_after_an_interrupt(api_server, kubeconfig, sig):
+    scales = api_server.cluster.scales
+    assert scales[("lb", "lb-web1")] == 3
+    p = subprocess.Popen([sys.executable, "-c", SCALER.format(src=str(REPO / "src"), kc=str(kubeconfig))],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "scaled", p.stderr.read()
+        assert scales[("lb", "lb-web1")] == 5
+        p.send_signal(sig)
+        p.wait(30)
+    finally:
+        if p.poll() is None:  # only the process this test started
+            p.kill()
+            p.wait()
+    assert scales[("lb", "lb-web1")] == 3
+    assert p.returncode != 0  # the interrupt still ends the run
+
+
+def test_failed_restore_raises_loudly(api_server, kubeconfig):
+    api = load_client(str(kubeconfig))
+    with pytest.raises(RestoreFailed) as e:
+        with scaled(api, "lb", "lb-web2", 1):
+            assert deployment_scale(api, "lb", "lb-web2") == 1
+            api_server.cluster.deny.add(("patch", "deployments/scale"))
+    msg = str(e.value)
+    assert "replicas NOT restored: expected 2, observed" in msg
+    assert "kubectl -n lb scale deployment/lb-web2 --replicas=2" in msg
+
+
+def test_scale_forbidden_names_the_subresource(api_server, kubeconfig):
+    api_server.cluster.deny.add(("patch", "deployments/scale"))
+    with pytest.raises(ClusterError, match="RBAC forbids patch on deployments/scale in namespace lb"):
+        with scaled(load_client(str(kubeconfig)), "lb", "lb-web1", 4):
+            pass
+    assert api_server.cluster.scales[("lb", "lb-web1")] == 3
+
+
+def test_watch_events_are_served_in_the_api_shape(api_server, kubeconfig):
+    from kubernetes import client, watch
+
+    api = load_client(str(kubeconfig))
+    disc = client.DiscoveryV1Api(api)
+    events = list(watch.Watch().stream(disc.list_namespaced_endpoint_slice, "lb", timeout_seconds=2,
+                                       label_selector="kubernetes.io/service-name=web1"))
+    assert [e["type"] for e in events] == ["ADDED"]
+    assert {a for ep in events[0]["object"].endpoints for a in ep.addresses} == {
+        "172.16.105.10", "172.16.106.10", "172.16.108.10"}
+
+
+def test_inventory_cluster_section_is_validated(tmp_path, kubeconfig):
+    from lbconformance.targets.kubernetes import cluster_snapshot
+    from lbconformance.yamlfile import InputError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cluster:\n  lb_selektor: app=x\n")
+    with pytest.raises(InputError, match=r"bad.yaml:2: field cluster.lb_selektor: unknown"):
+        cluster_snapshot(str(kubeconfig), None, str(bad), tmp_path / "out")
+
+
+def test_deploy_manifests_validate_and_match_the_discovery_defaults():
+    import kubernetes_validate
+
+    docs = [d for p in sorted((REPO / "deploy").glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
+    for d in docs:
+        kubernetes_validate.validate(d, "1.30.0", strict=True)
+    kinds = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    lb = kinds[("Deployment", "lb-web1")]["spec"]["template"]
+    opts = ClusterOptions()
+    labels = lb["metadata"]["labels"]
+    assert all(labels.get(k) == v for k, v in (t.split("=") for t in opts.lb_selector.split(",")))
+    assert labels[opts.service_label] == "web1"
+    c = {x["name"]: x for x in lb["spec"]["containers"]}
+    assert set(c) == {opts.ipvs_container, opts.exabgp_container}
+    assert c["ipvs"]["securityContext"]["capabilities"]["add"] == ["NET_ADMIN", "SYS_MODULE"]
+    assert c["exabgp"]["securityContext"]["capabilities"]["add"] == ["NET_ADMIN", "SYS_ADMIN"]
+    assert not any(x["securityContext"].get("privileged") for x in c.values())
+    assert {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": True} in c["ipvs"]["volumeMounts"]
+    assert any(m["mountPath"] == "/var/run/netns/node" for m in c["exabgp"]["volumeMounts"])
+    assert {e["name"] for e in c["exabgp"]["env"]} >= {"POD_IP", "NODE_IP", "PREFIX"}
+    anti = lb["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert anti["topologyKey"] == "kubernetes.io/hostname"
+    assert anti["labelSelector"]["matchLabels"][opts.service_label] == "web1"
+    assert kinds[("Ingress", "web1")]["spec"]["ingressClassName"] == opts.ingress_class
+    # the suite's RBAC: exactly what the brief lists, the disruptive part in its own Role
+    read = {(r["apiGroups"][0], res, v) for r in kinds[("ClusterRole", "lbconformance-read")]["rules"]
+            for res in r["resources"] for v in r["verbs"]}
+    want = {(g, res, v) for g, res in (("", "pods"), ("", "nodes"), ("discovery.k8s.io", "endpointslices"),
+                                       ("networking.k8s.io", "ingresses")) for v in ("get", "list", "watch")}
+    want |= {("", "pods/exec", "get"), ("", "pods/exec", "create"), ("", "pods", "create"), ("", "pods", "delete")}
+    assert read == want
+    disruptive = kinds[("Role", "lbconformance-disruptive")]["rules"]
+    assert disruptive == [{"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]}]
