@@ -29,7 +29,7 @@ def test_guest_runs_debian_kernel_and_lab_packages(lab_vm):
 
 
 def test_guest_is_isolated_and_sees_the_share(lab_vm):
-    rc, out, err = lab_vm.run("ip -o -4 route; echo ---; grep ' /lab ' /proc/mounts; test -x /lab/init && echo init")
+    rc, out, err = lab_vm.run("ip -o -4 route; echo ---; grep ' /lab ' /proc/mounts; test -x /lab/lbconformance/lab/guest/init && echo init")
     assert rc == 0, err
     routes, mounts = out.split("---")
     assert "default" not in routes and "10.0.2.0/24" in routes

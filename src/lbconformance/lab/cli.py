@@ -9,9 +9,15 @@ from lbconformance.lab.errors import LabError
 
 USAGE = """usage: lbconformance lab COMMAND
 
-  up [--rebuild]           build the image if needed (cached), boot the VM, wait for ssh; idempotent
+  up [--rebuild] [--bare]  build the image if needed (cached), boot the VM, wait for ssh, then build the
+                           reference deployment (design.md §5) and write the inventory for `pytest --lab`;
+                           idempotent. --bare: the VM only
   down                     stop the VM by its PID and verify nothing is left behind
-  status [--json]          whether the VM runs: PID, ssh port, qemu RSS, uptime, kernel
+  status [--json]          whether the VM runs: PID, ssh port, qemu RSS, uptime, kernel; then the
+                           deployment: hosts, daemons, BGP sessions at rr, the router's ECMP routes, IPVS tables
+  scale-lb SERVICE N       run N LB pods of SERVICE (name or prefix, e.g. 10.1.1.0/24), one per node
+  scale-web SERVICE N      run N web pods of SERVICE; the controller updates IPVS from the endpoints
+  health                   the lab's own health probe (exit 1 and one line per problem when unhealthy)
   ssh [HOST] [-- CMD...]   run CMD in the VM (in network namespace HOST if given) over the persistent
                            connection; CMD words are joined like ssh does, so quote shell operators:
                              lbconformance lab ssh -- 'modprobe ip_vs && cat /proc/net/ip_vs'
@@ -28,6 +34,7 @@ def _progress(msg: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    from lbconformance.lab.reference import ReferenceLab
     from lbconformance.lab.vm import LabVM
 
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -37,10 +44,25 @@ def main(argv: list[str]) -> int:
     vm = LabVM(progress=_progress)
     try:
         if cmd == "up":
-            if rest not in ([], ["--rebuild"]):
+            if not set(rest) <= {"--rebuild", "--bare"}:
                 return _usage(f"lab up: unexpected arguments {rest}")
-            vm.up(rebuild=rest == ["--rebuild"])
+            vm.up(rebuild="--rebuild" in rest)
+            if "--bare" not in rest:
+                _progress("deployment: building the reference topology (design.md §5)")
+                out = ReferenceLab(vm).up()
+                _progress(f"deployment: ready in {out['seconds']:.1f} s; inventory {ReferenceLab(vm).inventory_path}")
             return 0
+        if cmd in ("scale-lb", "scale-web"):
+            if len(rest) != 2 or not rest[1].isdigit():
+                return _usage(f"lab {cmd}: SERVICE N")
+            lab = ReferenceLab(vm)
+            state = lab.scale_lb(rest[0], int(rest[1])) if cmd == "scale-lb" else lab.scale_web(rest[0], int(rest[1]))
+            print(json.dumps(state))
+            return 0
+        if cmd == "health":
+            found = ReferenceLab(vm).health()
+            print("\n".join(found) if found else "healthy")
+            return 1 if found else 0
         if cmd == "down":
             if rest:
                 return _usage(f"lab down: unexpected arguments {rest}")
@@ -74,6 +96,9 @@ def _status(vm, as_json: bool) -> int:
         print(f"lab: running\n  pid      {st['pid']}\n  ssh      127.0.0.1:{st['port']}\n"
               f"  qemu rss {st['rss_mb']} MB\n  uptime   {st['uptime_s']:.0f} s\n"
               f"  kernel   {st.get('kernel', '? ' + st.get('ssh_error', ''))}\n  image    {st['image']}")
+        from lbconformance.lab.reference import ReferenceLab
+
+        print(ReferenceLab(vm).status(), end="")
     return 0 if st["running"] else 3
 
 

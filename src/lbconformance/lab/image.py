@@ -27,6 +27,9 @@ SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 LAB_DIR = Path(__file__).resolve().parent
 GUEST_DIR = LAB_DIR / "guest"
+# The 9p share: the package source tree, so the VM runs the lab deployment and the controller from it
+# (PYTHONPATH=/lab) and edits need no image rebuild.
+SHARE_DIR = LAB_DIR.parent.parent
 PACKAGES_FILE = LAB_DIR / "guest-packages.txt"
 INITRD_INIT = LAB_DIR / "boot" / "initrd-init"
 PID1 = GUEST_DIR / "init"

@@ -276,7 +276,7 @@ class LabVM:
         qlog = self.state / "qemu.log"
         for attempt in range(3):
             port = free_port()
-            cmd = qemu_command(img, initrd or img.initrd, port, self.state, image_mod.GUEST_DIR)
+            cmd = qemu_command(img, initrd or img.initrd, port, self.state, image_mod.SHARE_DIR)
             self.progress(f"boot: qemu (TCG, {CPUS} vCPUs, {MEMORY_MB} MB), ssh forward 127.0.0.1:{port}")
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=QEMU_START_TIMEOUT,

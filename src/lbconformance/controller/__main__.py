@@ -1,0 +1,5 @@
+import sys
+
+from lbconformance.controller import main
+
+sys.exit(main())
