@@ -9,6 +9,8 @@ commands:
   lab ...        the reference lab (up, down, status, ssh, ...)
   collect ...    collect a snapshot from a live target
   report DIR     re-render every report format from a saved run
+  cleanup --cluster KUBECONFIG [--context C] [--namespace NS]
+                 delete probe pods a Kubernetes run left behind
 """
 
 EXIT_USAGE = 4
@@ -32,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from lbconformance.report.cli import main as report_main
 
         return report_main(rest)
+    if command == "cleanup":
+        from lbconformance.targets.kubernetes import cleanup_main
+
+        return cleanup_main(rest)
     print(f"lbconformance: unknown command {command!r}\n{USAGE}", end="", file=sys.stderr)
     return EXIT_USAGE
 

@@ -194,8 +194,11 @@ def test_probe_pods_cleaned_up_on_failure_and_by_cleanup_command(api_server, kub
     # a run killed hard leaves its pods: `lbconformance cleanup --cluster` removes them
     ProbePods(api, opts, "t2").start(["node107"])
     assert len(probes()) == 1
-    assert cleanup_main(["--cluster", str(kubeconfig)]) == 0
+    from lbconformance.cli import main
+
+    assert main(["cleanup", "--cluster", str(kubeconfig)]) == 0
     assert probes() == [] and "deleted 1 probe pod(s): lbc-probe-t2-node107" in capsys.readouterr().out
+    assert cleanup_main(["--cluster", str(kubeconfig), "--namespace", "default"]) == 0
 
 
 SCALER = """
@@ -303,3 +306,15 @@ def test_deploy_manifests_validate_and_match_the_discovery_defaults():
     assert read == want
     disruptive = kinds[("Role", "lbconformance-disruptive")]["rules"]
     assert disruptive == [{"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]}]
+
+
+def test_controller_reads_endpoints_from_endpointslices(api_server, kubeconfig):
+    from lbconformance.controller import Endpoint
+    from lbconformance.controller.kubernetes import EndpointSliceSource
+
+    src = EndpointSliceSource("web2", "lb", kubeconfig=str(kubeconfig))
+    assert src.read() == [Endpoint("172.16.107.10", 80, True), Endpoint("172.16.108.11", 80, True)]
+    assert src.wait(2) is True  # the watch's first event
+    api_server.cluster.deny.add(("list", "endpointslices"))
+    with pytest.raises(ClusterError, match="RBAC forbids list on endpointslices in namespace lb"):
+        src.read()
