@@ -160,7 +160,10 @@ class Cluster:
                     {"name": "exabgp", "image": "portable-lb/exabgp:4.2.21",
                      "securityContext": {"capabilities": {"add": ["NET_ADMIN", "SYS_ADMIN"]}},
                      "env": [{"name": "POD_IP", **field("status.podIP")}, {"name": "NODE_IP", **field("status.hostIP")},
-                             {"name": "PREFIX", "value": svc["prefix"]}]}]},
+                             {"name": "PREFIX", "value": svc["prefix"]}],
+                     "volumeMounts": [{"name": "node-netns", "mountPath": "/var/run/netns/node", "readOnly": True}]}],
+                    "volumes": [{"name": "modules", "hostPath": {"path": "/lib/modules", "type": "Directory"}},
+                                {"name": "node-netns", "hostPath": {"path": "/proc/1/ns/net", "type": "File"}}]},
                 "status": {"phase": "Running", "podIP": p["address"], "hostIP": node["address"],
                            "podIPs": [{"ip": p["address"]}]}}
 

@@ -4,6 +4,7 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -65,11 +66,15 @@ def test_cluster_run_gives_the_verdicts_of_the_snapshot_it_serves(pytester, api_
     _, offline, _ = run_results(pytester, f"--snapshot={FIXTURE}")
     dynamic = {rid for rid, req in load_catalog().items() if req.kind == "dynamic"}
     live, saved = by_check(cluster), by_check(offline)
-    static_live = {k: v for k, v in live.items() if k[0] not in dynamic}
-    assert static_live == {k: v for k, v in saved.items() if k[0] not in dynamic}, r.stdout.str()[-3000:]
+    spec = {k: v for k, v in live.items() if "test_podspec.py" in k[2]}
+    assert set(spec.values()) == {"passed"} and len(spec) == 4 * 5  # 4 pod-spec checks x 5 LB pods
+    assert {saved[k] for k in spec} == {"skipped"}  # out of scope: the fixture has no pod specs
+    static_live = {k: v for k, v in live.items() if k[0] not in dynamic and k not in spec}
+    assert static_live == {k: v for k, v in saved.items() if k[0] not in dynamic and k not in spec}, \
+        r.stdout.str()[-3000:]
     assert sum(1 for v in static_live.values() if v == "passed") > 100
-    # only the dynamic checks may differ: they are live-only, so out of scope offline
-    assert {k[0] for k in set(live) | set(saved) if live.get(k) != saved.get(k)} <= dynamic
+    # only the dynamic and pod-spec checks may differ: dynamic ones are live-only, so out of scope offline
+    assert {k[0] for k in set(live) | set(saved) if live.get(k) != saved.get(k) and k not in spec} <= dynamic
     # it went through the API: discovery lists, probe pods, and exec over the WebSocket
     assert {("list", "pods"), ("list", "nodes"), ("list", "endpointslices"), ("list", "ingresses"),
             ("create", "pods/exec"), ("create", "pods"), ("delete", "pods")} <= set(api_server.cluster.requests)
@@ -82,7 +87,7 @@ def test_cluster_snapshot_holds_the_served_outputs_byte_for_byte(cluster_run):
     got = {p.relative_to(snap) for p in (snap / "hosts").rglob("*") if p.is_file()}
     # the fixture has no versions.txt, and no process command lines: the fake answers `cmdline` from the
     # fixture's *-config-path.txt (FixtureShell.cmdline); everything else is the fixture's bytes
-    for rel in sorted(r for r in got if r.name not in ("versions.txt", "cmdline")):
+    for rel in sorted(r for r in got if r.name not in ("versions.txt", "cmdline", "pod-spec.json")):
         assert (FIXTURE / rel).is_file() and (snap / rel).read_bytes() == (FIXTURE / rel).read_bytes(), rel
     # every served output was collected, except IRQ files the collector never asks for: it reads only
     # the NIC's queue IRQs (eth0-*), and the fixture's IRQs are virtio ones
@@ -318,3 +323,18 @@ def test_controller_reads_endpoints_from_endpointslices(api_server, kubeconfig):
     api_server.cluster.deny.add(("list", "endpointslices"))
     with pytest.raises(ClusterError, match="RBAC forbids list on endpointslices in namespace lb"):
         src.read()
+
+
+def test_privileged_pod_spec_fails_next_to_the_runtime_check(pytester, api_server, kubeconfig, user_inventory):
+    pod = api_server.cluster.pods[("lb", "lb-web1-node106")]
+    pod["spec"]["containers"][1]["securityContext"]["privileged"] = True
+    pod["spec"]["containers"][0]["volumeMounts"][0]["readOnly"] = False
+    r, doc, _ = run_results(pytester, f"--cluster={kubeconfig}", f"--inventory={user_inventory}")
+    failed = {(x["requirement"], x["nodeid"].split("::")[1].split("[")[0]): x for x in doc["results"]
+              if x["target"] == "lb-web1-node106" and x["outcome"] == "failed"}
+    assert set(failed) == {("CAP-005", "test_no_lb_container_spec_is_privileged"),
+                           ("CAP-002", "test_ipvs_container_spec_mounts_node_lib_modules_read_only")}, failed
+    priv = failed[("CAP-005", "test_no_lb_container_spec_is_privileged")]
+    assert priv["observed"] == "privileged: ['exabgp']" and "pod-spec.json" in priv["where"]
+    spec = json.loads(next(Path(pytester.path).glob("reports/*/snapshot/hosts/lb-web1-node106/pod-spec.json")).read_text())
+    assert "env" not in json.dumps(spec)  # env values may be secrets: never in the snapshot

@@ -20,11 +20,15 @@ DEFAULT_TIMEOUT = 20.0
 
 def collect(inventory: Inventory, inventory_text: str, out: Path, profile: str = "any", lab_vm=None,
             timeout: float = DEFAULT_TIMEOUT, workers: int = 8, progress=None,
-            endpoints: dict[str, list[dict]] | None = None, target: str | None = None) -> Snapshot:
+            endpoints: dict[str, list[dict]] | None = None, target: str | None = None,
+            extra_facts: dict[tuple[str, str], str] | None = None) -> Snapshot:
     """Visit every host of the inventory and write a snapshot to `out`. `endpoints` gives services'
-    endpoints the orchestrator already told (Kubernetes EndpointSlices), instead of an endpoints file."""
+    endpoints the orchestrator already told (Kubernetes EndpointSlices), instead of an endpoints file;
+    `extra_facts` ({(host, name): text}) facts it told too (Kubernetes pod specs)."""
     t0 = time.monotonic()
     writer = SnapshotWriter(out)
+    for (host_name, fact_name), text in (extra_facts or {}).items():
+        writer.fact(host_name, fact_name, text)
 
     def host(name, uri, prefix=""):
         h = roles.Host(name, None, writer, timeout, prefix)

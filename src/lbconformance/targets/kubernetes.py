@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import signal
 import threading
 import time
@@ -123,6 +124,7 @@ def discover(api, opts: ClusterOptions) -> tuple[dict, dict[str, list[dict]]]:
                            f"{'namespace ' + ns if ns else 'any namespace'} (set cluster.lb_selector)")
     nodes = _call(api, core.list_node, "list", "nodes", None).items
     inv: dict = {"services": [], "nodes": [], "lb_pods": []}
+    pod_specs = inv["pod_specs"] = {}  # not an inventory field: the pod-spec.json facts
     for n in sorted(nodes, key=lambda n: n.metadata.name):
         entry = {"name": n.metadata.name, "address": _node_ip(n)}
         if n.spec.pod_cidr:
@@ -141,6 +143,7 @@ def discover(api, opts: ClusterOptions) -> tuple[dict, dict[str, list[dict]]]:
         pod_view = containers.get("ipvs") or f"kubectl://{md.namespace}/{md.name}"
         inv["lb_pods"].append({"name": md.name, "service": svc, "node": p.spec.node_name, "address": p.status.pod_ip,
                                "transport": pod_view, "containers": containers})
+        pod_specs[md.name] = pod_spec(api, p)
         s = services.setdefault(svc, {"name": svc, "namespace": md.namespace, "prefixes": set()})
         exa = names.get(opts.exabgp_container)
         prefix = _env(exa, "PREFIX") if exa is not None else None
@@ -173,6 +176,17 @@ def discover(api, opts: ClusterOptions) -> tuple[dict, dict[str, list[dict]]]:
         inv["services"].append(entry)
         endpoints[name] = _endpoints(api, disc, bns, backend, port_name)
     return inv, endpoints
+
+
+def pod_spec(api, pod) -> dict:
+    """The parts of a pod's spec the CAP checks read (docs/snapshot.md `pod-spec.json`). Env, args and
+    everything else stay out: they may hold secrets."""
+    spec = api.sanitize_for_serialization(pod.spec) or {}
+    out = {k: spec[k] for k in ("nodeName", "hostNetwork", "hostPID", "hostIPC") if k in spec}
+    out["containers"] = [{k: c[k] for k in ("name", "image", "securityContext", "volumeMounts") if k in c}
+                         for c in spec.get("containers") or []]
+    out["volumes"] = [{k: v[k] for k in ("name", "hostPath") if k in v} for v in spec.get("volumes") or []]
+    return out
 
 
 def _ingresses(api, net, ns, opts):
@@ -326,7 +340,9 @@ def cluster_snapshot(kubeconfig: str, context: str | None, inventory_path: str |
     with ProbePods(api, opts, run_id or "run") as probes:
         uris = probes.start(need_probe) if opts.node_probes and need_probe else {}
         inv, text, _ = cluster_inventory(api, opts, user, uris, (found, endpoints))
-        return collect(inv, text, Path(out), profile, progress=progress, endpoints=endpoints,
+        specs = {(pod, "pod-spec.json"): json.dumps(spec, indent=1) + "\n"
+                 for pod, spec in found["pod_specs"].items()}
+        return collect(inv, text, Path(out), profile, progress=progress, endpoints=endpoints, extra_facts=specs,
                        target=f"cluster ({'in-cluster' if kubeconfig == IN_CLUSTER else api.lbc_where}): "
                               + inv.describe())
 
