@@ -14,10 +14,37 @@ from lbconformance.collect.batch import Fact, Output, script, split
 from lbconformance.collect.transport import TransportError
 from lbconformance.parse import ParseError, parse_interrupts, parse_keepalived
 
-VERSIONS = ("for t in keepalived ipvsadm exabgp gobgpd gobgp; do command -v $t >/dev/null 2>&1 && "
-            "echo \"$t $($t --version 2>&1 | grep -v '^$' | head -1)\"; done; "
-            "for z in /usr/lib/frr/zebra /usr/sbin/zebra; do [ -x $z ] && echo \"frr $($z --version 2>&1 | head -1)\" && break; done; "
-            "echo \"kernel $(uname -r)\"; true")
+
+def versions(*tools: tuple[str, str, str]) -> str:
+    """`name version` per tool (name, Debian package, binary): the package manager's version when it knows
+    the package (cheap), else the binary's own --version (exabgp's costs seconds on a slow host)."""
+    parts = []
+    for name, pkg, binary in tools:
+        parts.append(f"v=$(dpkg-query -W -f='${{Version}}' {pkg} 2>/dev/null) && [ -n \"$v\" ] && echo \"{name} $v\" || "
+                     f"{{ command -v {binary} >/dev/null 2>&1 && echo \"{name} $({binary} --version 2>&1 | grep -v '^$' | head -1)\"; }}")
+    parts.append('echo "kernel $(uname -r)"; true')
+    return "; ".join(parts)
+
+
+KEEPALIVED = ("keepalived", "keepalived", "keepalived")
+IPVSADM = ("ipvsadm", "ipvsadm", "ipvsadm")
+EXABGP = ("exabgp", "exabgp", "exabgp")
+GOBGP = ("gobgp", "gobgpd", "gobgpd")
+FRR = ("frr", "frr", "/usr/lib/frr/zebra")
+# The sysctl keys the checks read (all of `sysctl -a` costs seconds per netns on a slow host);
+# -e: a key the kernel lacks (net.ipv4.vs.* before ip_vs loads) is left out, and the check says so.
+POD_SYSCTLS = "sysctl -e net.ipv4.vs.conntrack net.ipv4.ip_forward; true"
+ROUTER_SYSCTLS = "sysctl -e net.ipv4.fib_multipath_hash_policy net.ipv4.ip_forward; true"
+
+
+def retried(cmd: str, attempts: int = 3) -> str:
+    """A command whose client may time out on a loaded host (gobgp's gRPC dial): try it again."""
+    return " || ".join(["{ " + cmd + "; }"] * attempts)
+
+
+def Local(name: str, command: str) -> Fact:  # noqa: N802 (reads like Fact)
+    """A kernel-local read (a file, ip, ipvsadm, iptables-save): no per-fact `timeout` (batch.py)."""
+    return Fact(name, command, bounded=False)
 
 
 def cat(path: str) -> str:
@@ -64,7 +91,7 @@ class Host:
 
     def files(self, paths) -> dict[str, str]:
         """Copy files verbatim under files/<path>."""
-        outs = self.gather([Fact(f"files{p}", cat(p)) for p in sorted(set(paths))])
+        outs = self.gather([Local(f"files{p}", cat(p)) for p in sorted(set(paths))])
         return {k[len("files"):]: v.stdout for k, v in outs.items()}
 
 
@@ -85,18 +112,19 @@ def option_value(cmdline: str, short: str, long: str) -> str | None:
 
 def collect_lb_pod(pod, service, pod_host: Host, ipvs: Host, exabgp: Host) -> None:
     pod_host.gather([
-        Fact("ipvsadm-Ln.txt", "ipvsadm -Ln"),
-        Fact("ipvsadm-Ln-thresholds.txt", "ipvsadm -Ln --thresholds"),
-        Fact("iptables-save.txt", "iptables-save"),
-        Fact("sysctl.txt", "sysctl -a 2>/dev/null; true"),
-        Fact("ip-route-local.json", "ip -j route show table local"),
-        Fact("ip-link.json", "ip -j link"),
-        Fact("uname-r.txt", "uname -r"),
+        Local("ipvsadm-Ln.txt", "ipvsadm -Ln"),
+        Local("ipvsadm-Ln-thresholds.txt", "ipvsadm -Ln --thresholds"),
+        Local("iptables-save.txt", "iptables-save"),
+        Local("sysctl.txt", POD_SYSCTLS),
+        Local("ip-route-local.json", "ip -j route show table local"),
+        Local("ip-link.json", "ip -j link"),
+        Local("uname-r.txt", "uname -r"),
     ])
-    common = [Fact("proc-status", "cat /proc/$LBC_PID/status"), Fact("mountinfo", "cat /proc/$LBC_PID/mountinfo"),
-              Fact("cmdline", "tr '\\0' ' ' < /proc/$LBC_PID/cmdline; echo")]
-    got = ipvs.gather(common + [Fact("lib-modules.txt", "ls -1 /lib/modules"), Fact("versions.txt", VERSIONS)])
-    exa = exabgp.gather(common)
+    common = [Local("proc-status", "cat /proc/$LBC_PID/status"), Local("mountinfo", "cat /proc/$LBC_PID/mountinfo"),
+              Local("cmdline", "tr '\\0' ' ' < /proc/$LBC_PID/cmdline; echo")]
+    got = ipvs.gather(common + [Local("lib-modules.txt", "ls -1 /lib/modules"),
+                                Fact("versions.txt", versions(KEEPALIVED, IPVSADM))])
+    exa = exabgp.gather(common + [Fact("versions.txt", versions(EXABGP))])
     # keepalived's config (from its command line), with includes resolved through the container
     if "cmdline" in got:
         main = option_value(got["cmdline"].stdout, "-f", "--use-file") or "/etc/keepalived/keepalived.conf"
@@ -141,7 +169,7 @@ def keepalived_files(ipvs: Host, main: str):
             dirs = sorted({posixpath.dirname(p) or "/" for p in wanted})
             if not dirs:
                 return config
-            listing = ipvs.gather([Fact("ls", "for d in " + " ".join(shlex.quote(d) for d in dirs)
+            listing = ipvs.gather([Local("ls", "for d in " + " ".join(shlex.quote(d) for d in dirs)
                                         + "; do [ -d \"$d\" ] && find \"$d\" -maxdepth 1 -type f; done; true")],
                                   record=False)
             names = listing["ls"].stdout.split() if "ls" in listing else []
@@ -177,16 +205,16 @@ def real_server_probes(config) -> str:
 def collect_node(node, host: Host) -> None:
     nic = node.nic
     got = host.gather([
-        Fact("ip-route.json", "ip -j route show"),
-        Fact("ip-link.json", "ip -j -d link"),
-        Fact("proc-modules.txt", "cat /proc/modules"),
-        Fact("uname-r.txt", "uname -r"),
-        Fact("proc-interrupts.txt", "cat /proc/interrupts"),
-        Fact("ethtool-i.txt", f"ethtool -i {shlex.quote(nic)}"),
-        Fact("ethtool-l.txt", f"ethtool -l {shlex.quote(nic)}"),
-        Fact("files/sys/devices/system/cpu/online", cat("/sys/devices/system/cpu/online")),
-        Fact("versions.txt", VERSIONS),
-        Fact("rx-queues", f"ls -d /sys/class/net/{shlex.quote(nic)}/queues/rx-* 2>/dev/null; true"),
+        Local("ip-route.json", "ip -j route show"),
+        Local("ip-link.json", "ip -j -d link"),
+        Local("proc-modules.txt", "cat /proc/modules"),
+        Local("uname-r.txt", "uname -r"),
+        Local("proc-interrupts.txt", "cat /proc/interrupts"),
+        Local("ethtool-i.txt", f"ethtool -i {shlex.quote(nic)}"),
+        Local("ethtool-l.txt", f"ethtool -l {shlex.quote(nic)}"),
+        Local("files/sys/devices/system/cpu/online", cat("/sys/devices/system/cpu/online")),
+        Fact("versions.txt", versions()),
+        Local("rx-queues", f"ls -d /sys/class/net/{shlex.quote(nic)}/queues/rx-* 2>/dev/null; true"),
     ])
     paths = [f"{q}/rps_cpus" for q in got["rx-queues"].stdout.split()] if "rx-queues" in got else []
     if "proc-interrupts.txt" in got:
@@ -205,10 +233,10 @@ def collect_node(node, host: Host) -> None:
 
 def collect_reflector(rr, host: Host) -> None:
     got = host.gather([
-        Fact("gobgp-neighbor.json", "gobgp neighbor -j"),
-        Fact("gobgp-global-rib.json", "gobgp global rib -a ipv4 -j"),
-        Fact("versions.txt", VERSIONS),
-        Fact("cmdline", "ps -o args= -C gobgpd | head -1"),
+        Fact("gobgp-neighbor.json", retried("gobgp neighbor -j")),
+        Fact("gobgp-global-rib.json", retried("gobgp global rib -a ipv4 -j")),
+        Fact("versions.txt", versions(GOBGP)),
+        Local("cmdline", "ps -o args= -C gobgpd | head -1"),
     ], record=True)
     config = rr.config or (option_value(got["cmdline"].stdout, "-f", "--config-file") if "cmdline" in got else None)
     (host.writer.root / "hosts" / host.name / "cmdline").unlink(missing_ok=True)
@@ -221,15 +249,16 @@ def collect_reflector(rr, host: Host) -> None:
 
 
 def collect_router(router, host: Host) -> None:
-    facts = [Fact("ip-route.json", "ip -j route show"), Fact("ip-nexthop.json", "ip -j nexthop"),
-             Fact("sysctl.txt", "sysctl -a 2>/dev/null; true"), Fact("versions.txt", VERSIONS)]
+    facts = [Local("ip-route.json", "ip -j route show"), Local("ip-nexthop.json", "ip -j nexthop"),
+             Local("sysctl.txt", ROUTER_SYSCTLS)]
+    facts.append(Fact("versions.txt", versions(FRR if router.flavour == "frr" else GOBGP)))
     if router.flavour == "frr":
         vtysh = router.vtysh or "vtysh"
         facts += [Fact("frr-bgp-neighbors.json", f"{vtysh} -c 'show bgp neighbors json'"),
                   Fact("frr-bgp-ipv4.json", f"{vtysh} -c 'show bgp ipv4 unicast json'")]
     else:
-        facts += [Fact("gobgp-neighbor.json", "gobgp neighbor -j"),
-                  Fact("gobgp-global-rib.json", "gobgp global rib -a ipv4 -j")]
+        facts += [Fact("gobgp-neighbor.json", retried("gobgp neighbor -j")),
+                  Fact("gobgp-global-rib.json", retried("gobgp global rib -a ipv4 -j"))]
     host.gather(facts)
 
 

@@ -47,6 +47,14 @@ class FileEndpoints:
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
+    def mark(self):
+        """Changes whenever the file is replaced or rewritten."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
     def read(self) -> list[Endpoint]:
         data = json.loads(self.path.read_text())
         return [Endpoint(str(e["address"]), int(e["port"]), bool(e.get("ready", True))) for e in data]
@@ -114,12 +122,18 @@ class Controller:
                  f"{n} real servers")
         return True
 
-    def run(self, interval: float = 0.5) -> None:
+    def run(self, interval: float = 0.5, resync: float = 30.0) -> None:
+        """Watch the source: sync when it changed (cheap stat), and every `resync` seconds anyway."""
+        seen, last = None, 0.0
         while True:
-            try:
-                self.sync_once()
-            except (OSError, ValueError, KeyError) as e:  # a half-written or bad endpoints file: retry
-                self.log(f"controller {self.service}: cannot sync: {e}")
+            now = time.monotonic()
+            mark = self.source.mark() if hasattr(self.source, "mark") else now
+            if mark != seen or now - last >= resync:
+                try:
+                    self.sync_once()
+                    seen, last = mark, now
+                except (OSError, ValueError, KeyError) as e:  # a half-written or bad endpoints file: retry
+                    self.log(f"controller {self.service}: cannot sync: {e}")
             time.sleep(interval)
 
 

@@ -18,7 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+from lbconformance.controller import Controller, FileEndpoints
 from lbconformance.lab import topology as t
+from lbconformance.models import BgpPeer
+from lbconformance.parse import ParseError, parse_gobgp_neighbors
 
 STATE = Path(t.RUN) / "state.json"
 IPVS_CAPS = "net_admin,sys_module"
@@ -299,11 +302,9 @@ def ipvs_container(svc: t.Service, pod: str, caps: str | None = IPVS_CAPS) -> in
     mounts = (f"mount --bind /lib/modules /lib/modules\nmount -o remount,bind,ro /lib/modules\n"
               f"mount --bind {var}/keepalived /etc/keepalived\n"
               f"mount --bind {t.ENDPOINTS_DIR} {t.CONTAINER_ENDPOINTS}\nmount -o remount,bind,ro {t.CONTAINER_ENDPOINTS}")
-    ctl = controller_argv(svc)
     entry = ("set -e; modprobe ip_vs; modprobe ip_vs_lc; modprobe xt_ipvs; sysctl -qw net.ipv4.vs.conntrack=1; "
              f"iptables -t mangle -C PREROUTING {mark_rule(svc)} 2>/dev/null || iptables -t mangle -A PREROUTING {mark_rule(svc)}; "
              f"iptables -t nat -C POSTROUTING {masq_rule(svc)} 2>/dev/null || iptables -t nat -A POSTROUTING {masq_rule(svc)}; "
-             f"{' '.join(ctl)} --once; "
              "exec keepalived -n -l -C -f /etc/keepalived/ipvs.conf -p /run/keepalived.pid -c /run/checkers.pid")
     return container(pod, "ipvs", mounts, entry, caps, env={"PYTHONPATH": "/lab"})
 
@@ -349,19 +350,29 @@ def exabgp_container(svc: t.Service, pod: str, n: int, caps: str | None = EXABGP
 
 
 def start_lb(svc: t.Service, n: int, pod: str | None = None, ipvs_caps: str | None = IPVS_CAPS,
-             exabgp_caps: str | None = EXABGP_CAPS, exabgp_delay: float = 0) -> str:
+             exabgp_caps: str | None = EXABGP_CAPS, exabgp_delay: float = 0, wait: bool = True) -> str:
     pod = pod or t.lb_pod_name(svc, n)
     ip = t.lb_pod_ip(svc, n) if pod == t.lb_pod_name(svc, n) else _second_ip(svc, n)
     pod_netns(pod, n, ip, f"lb{svc.index}" if pod == t.lb_pod_name(svc, n) else f"lb{svc.index}b")
     var = f"{t.VAR}/pods/{pod}"
     os.makedirs(f"{var}/keepalived/ipvs.d", exist_ok=True)
+    # the first render happens before keepalived starts (an init step), so keepalived never starts empty
+    Controller(svc.name, svc.fwmark, FileEndpoints(f"{t.ENDPOINTS_DIR}/{svc.name}.json"), f"{var}/keepalived",
+               "/nonexistent").write_if_changed()
     write(f"{var}/exabgp/exabgp.conf", exabgp_conf(svc, n, ip))
     ipvs_container(svc, pod, ipvs_caps)
     exabgp_container(svc, pod, n, exabgp_caps, exabgp_delay)
-    wait_for(lambda: os.path.exists(f"{var}/keepalived/ipvs.d/{svc.name}.conf") and _keepalived_ready(pod),
-             20, f"{pod}: keepalived did not start (see {t.RUN}/pods/{pod}/ipvs.log)")
-    start_controller(svc, pod)
+    if wait:
+        finish_lb(svc, pod)
     return pod
+
+
+def finish_lb(svc: t.Service, pod: str) -> None:
+    """Once keepalived runs, start the controller in its container."""
+    var = f"{t.VAR}/pods/{pod}"
+    wait_for(lambda: os.path.exists(f"{var}/keepalived/ipvs.d/{svc.name}.conf") and _keepalived_ready(pod),
+             60, f"{pod}: keepalived did not start (see {t.RUN}/pods/{pod}/ipvs.log)")
+    start_controller(svc, pod)
 
 
 def _second_ip(svc: t.Service, n: int) -> str:
@@ -420,11 +431,14 @@ def up() -> dict:
         write_endpoints(svc, svc.web_pods)
         state["web"][svc.name] = svc.web_pods
     save_state(state)
-    for svc in t.SERVICES:
+    started = []
+    for svc in t.SERVICES:  # all pods start together; each gets its controller once keepalived runs
         for n in svc.lb_nodes:
-            start_lb(svc, n)
+            started.append((svc, start_lb(svc, n, wait=False)))
             state["lb"].setdefault(svc.name, []).append(n)
             save_state(state)
+    for svc, pod in started:
+        finish_lb(svc, pod)
     wait_ready()
     return state
 
@@ -474,6 +488,9 @@ def down() -> None:
             stop_lb(svc, n)
         for k in range(state.get("web", {}).get(svc.name, 0)):
             stop_web(svc, k)
+    # and whatever else a pidfile names (a pod whose start failed half-way)
+    for pidfile in sorted(Path(t.RUN).glob("pods/*/*.pid")) + sorted(Path(t.VAR).glob("web/*/nginx.pid")):
+        stop_pid(pidfile)
     stop_pid(f"{t.RUN}/rr/gobgpd.pid")
     for d in ("bgpd", "zebra"):
         stop_pid(f"{t.FRR_RUN}/{d}.pid")
@@ -486,17 +503,17 @@ def down() -> None:
 
 # -- observation --------------------------------------------------------------------------------------
 
-def rr_sessions() -> list[dict]:
-    out = sh(nsx("rr", "gobgp neighbor -j"), check=False)
+def rr_sessions() -> list[BgpPeer]:
+    """rr's sessions, through gobgp's CLI (which can time out under load: then [])."""
+    out = sh(nsx("rr", "gobgp neighbor -j"), check=False, timeout=30)
     try:
-        return json.loads(out or "[]") or []
-    except json.JSONDecodeError:
+        return list(parse_gobgp_neighbors(out, "rr: gobgp neighbor -j"))
+    except ParseError:
         return []
 
 
-def established(neighbors: list[dict]) -> list[str]:
-    return [n.get("state", {}).get("neighbor_address", "") for n in neighbors
-            if n.get("state", {}).get("session_state") in (6, "established", "ESTABLISHED")]
+def established(peers: list[BgpPeer]) -> list[str]:
+    return [p.neighbor_address for p in peers if p.state == "Established"]
 
 
 def router_next_hops() -> dict[str, set[str]]:
@@ -558,7 +575,7 @@ def problems(curl: bool = True) -> list[str]:
 
 def curl_backends(vip: str, requests: int) -> set[str]:
     """The web pods that answered `requests` fresh connections from the client (each answers its pod IP)."""
-    cmd = " ".join(["curl -s -m 2 --no-keepalive", *[f"http://{vip}/"] * requests])
+    cmd = " ".join(["curl -s -m 2 -H 'Connection: close'", *[f"http://{vip}/"] * requests])
     out = sh(nsx("client", cmd), check=False, timeout=10 + 3 * requests)
     return {ln.strip() for ln in out.splitlines() if ln.strip()}
 

@@ -41,9 +41,12 @@ def host_fingerprint(host_dir: Path) -> dict:
     text = _read(host_dir / "uname-r.txt")
     if text and text.strip():
         fp["kernel"] = text.strip().splitlines()[0]
-    text = _read(host_dir / "versions.txt")
-    if text is not None:
-        found = parse_versions(text)
+    texts = [x for x in (_read(host_dir / "versions.txt"), _read(host_dir / "ipvs" / "versions.txt"),
+                         _read(host_dir / "exabgp" / "versions.txt")) if x is not None]  # a pod: per container
+    if texts:
+        found = {}
+        for text in texts:
+            found.update(parse_versions(text))
         fp["versions"] = {c: found.get(c, NOT_COLLECTED) for c in COMPONENTS}
         fp["versions"].update({k: v for k, v in found.items() if k not in COMPONENTS})
     text = _read(host_dir / "ethtool-i.txt")
