@@ -47,16 +47,24 @@ class FixtureShell:
 
     def run(self, command: list[str]) -> tuple[bytes, bytes, int]:
         text = command[-1] if command else ""
-        frames = re.findall(r"^echo '(@@lbc-[0-9a-f]+) BEGIN (.+?)'\n(timeout .*?) 2>\"\$err\"; rc=\$\?$",
+        # one frame per fact: echo BEGIN, the command (under `timeout ... sh -c CMD`, or a plain
+        # `( CMD\n)` subshell), echo RC; read by the marker lines, not by the command's syntax
+        frames = re.findall(r"^echo '(@@lbc-[0-9a-f]+) BEGIN (.+?)'\n(.*?)\necho; echo '\1 RC \2' \$rc$",
                             text, re.M | re.S)
         if not frames:
             return self.plain(text)
         out = []
         for marker, name, line in frames:
-            cmd = shlex.split(line)[6]  # timeout -k 2 T sh -c CMD
-            stdout, stderr, rc = self.fact(name, cmd)
+            stdout, stderr, rc = self.fact(name, self.command_of(line))
             out.append(f"{marker} BEGIN {name}\n{stdout}\n{marker} RC {name} {rc}\n{stderr}\n{marker} END {name}\n")
         return "".join(out).encode(), b"", 0
+
+    @staticmethod
+    def command_of(line: str) -> str:
+        line = line.rsplit(' 2>"$err"; rc=$?', 1)[0]
+        if line.startswith("timeout "):
+            return shlex.split(line)[6]  # timeout -k 2 T sh -c CMD
+        return line.removeprefix("( ").removesuffix("\n)")
 
     def plain(self, text: str) -> tuple[bytes, bytes, int]:
         body = text.split("export LBC_PID; ", 1)[-1].strip()
