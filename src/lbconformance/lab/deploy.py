@@ -444,22 +444,31 @@ def up() -> dict:
 
 
 def scale_lb(name: str, count: int) -> dict:
+    """{state, events}: one event per pod started or stopped, with VM wall-clock times (time.time()):
+    `requested`, and `running` (both containers' main processes run) or `stopped` (all its processes gone)."""
     svc = t.service(name)
     if not 0 <= count <= len(t.NODE_IDS):
         raise DeployError(f"scale-lb {svc.name} {count}: between 0 and {len(t.NODE_IDS)} (one LB pod per node)")
     state = load_state()
     nodes = state["lb"].setdefault(svc.name, [])
+    events = []
     while len(nodes) < count:
         n = next(m for m in t.NODE_IDS if m not in nodes)
+        ev = {"pod": t.lb_pod_name(svc, n), "node": t.node_ip(n), "action": "start", "requested": time.time()}
         start_lb(svc, n)
+        ev["running"] = time.time()
+        events.append(ev)
         nodes.append(n)
         save_state(state)
     while len(nodes) > count:
         n = max(nodes)
         nodes.remove(n)
         save_state(state)
+        ev = {"pod": t.lb_pod_name(svc, n), "node": t.node_ip(n), "action": "stop", "requested": time.time()}
         stop_lb(svc, n)
-    return state
+        ev["stopped"] = time.time()
+        events.append(ev)
+    return {"state": state, "events": events}
 
 
 def scale_web(name: str, count: int) -> dict:

@@ -40,9 +40,10 @@ class ReferenceLab:
         return json.loads(self.deploy("state").stdout)
 
     def scale_lb(self, service: str, count: int) -> dict:
-        state = json.loads(self.deploy("scale-lb", service, str(count)).stdout)
-        self.write_inventory(state)
-        return state
+        """{state, events} (deploy.scale_lb); the inventory follows the new placement."""
+        out = json.loads(self.deploy("scale-lb", service, str(count)).stdout)
+        self.write_inventory(out["state"])
+        return out
 
     def scale_web(self, service: str, count: int) -> dict:
         return json.loads(self.deploy("scale-web", service, str(count)).stdout)
