@@ -19,6 +19,7 @@ import shlex
 import socket
 import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -72,6 +73,9 @@ class FixtureShell:
             return b"", b"", 0
         if body.startswith("exit "):
             return b"", b"", int(body.split()[1])
+        if body.startswith("sleep "):  # a hung command, for the exec timeout
+            time.sleep(float(body.split()[1]))
+            return b"", b"", 0
         return b"", f"sh: not answered by the fake: {body[:80]}\n".encode(), 127
 
     def _file(self, name: str) -> Path | None:
@@ -395,6 +399,14 @@ class Handler(BaseHTTPRequestHandler):
         container = self.query.get("container", [None])[0]
         shell = FixtureShell(c.fixture, host, container if container in ("ipvs", "exabgp") else None)
         stdout, stderr, rc = shell.run(self.query.get("command", []))
+        try:
+            self.ws_answer(stdout, stderr, rc)
+        except OSError:  # the client gave up (its exec timeout)
+            pass
+        self.close_connection = True
+
+    def ws_answer(self, stdout: bytes, stderr: bytes, rc: int):
+        c = self.cluster
         for channel, data in ((1, stdout), (2, stderr)):
             for i in range(0, len(data), c.frame):
                 self.ws_send(bytes([channel]) + data[i:i + c.frame])
@@ -412,7 +424,6 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.read(2)
         except (OSError, socket.timeout):
             pass
-        self.close_connection = True
 
     def ws_send(self, payload: bytes, opcode: int = 0x2):
         n = len(payload)

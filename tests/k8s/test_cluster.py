@@ -338,3 +338,33 @@ def test_privileged_pod_spec_fails_next_to_the_runtime_check(pytester, api_serve
     assert priv["observed"] == "privileged: ['exabgp']" and "pod-spec.json" in priv["where"]
     spec = json.loads(next(Path(pytester.path).glob("reports/*/snapshot/hosts/lb-web1-node106/pod-spec.json")).read_text())
     assert "env" not in json.dumps(spec)  # env values may be secrets: never in the snapshot
+
+
+def test_exec_timeout_gives_rc_124_in_time(api_server, kubeconfig):
+    import time
+
+    t = KubeExecTransport("infra", "router", None, load_client(str(kubeconfig)))
+    t0 = time.monotonic()
+    res = t.run("sleep 5", 1)
+    assert res.rc == 124 and "timed out after 1 s" in res.stderr
+    assert time.monotonic() - t0 < 3
+
+
+def test_user_inventory_completes_and_overrides_the_discovered_one(api_server, kubeconfig):
+    from lbconformance.targets.kubernetes import cluster_inventory
+
+    api = load_client(str(kubeconfig))
+    user = {"name": "prod", "nodes": [{"name": "node105", "transport": "ssh://root@10.0.0.105", "nic": "eno1"},
+                                      {"name": "edge1", "address": "10.0.0.200", "transport": "ssh://edge1"}],
+            "services": [{"name": "web1", "vip": "10.1.1.9"}],
+            "reflectors": USER_INVENTORY["reflectors"], "routers": USER_INVENTORY["routers"]}
+    inv, text, endpoints = cluster_inventory(api, ClusterOptions(), user, {"node106": "kubectl://default/p"})
+    nodes = {n.name: n for n in inv.nodes}
+    assert nodes["node105"].transport == "ssh://root@10.0.0.105" and nodes["node105"].nic == "eno1"
+    assert nodes["node105"].address == "10.0.0.105"  # discovered InternalIP kept
+    assert nodes["node106"].transport == "kubectl://default/p" and nodes["node107"].transport == ""
+    assert "edge1" in nodes and inv.service("web1").vip == "10.1.1.9" and inv.service("web2").vip == "10.1.2.1"
+    assert inv.pod_cidr == "172.16.104.0/21"  # no pod_cidr given: the nodes' podCIDRs, covered
+    assert inv.name == "prod" and {p.name for p in inv.lb_pods} == {
+        "lb-web1-node105", "lb-web1-node106", "lb-web1-node107", "lb-web2-node106", "lb-web2-node107"}
+    assert "token" not in text

@@ -191,10 +191,12 @@ class KubeExecTransport:
             raise TransportError(f"{self.name}: {explain(e, 'create', 'pods/exec', self.namespace, api)}") from None
         out, err, status = bytearray(), bytearray(), bytearray()
         deadline = time.monotonic() + timeout
+        wait_close = 3.0  # for the server's close frame
         try:
             while ws.is_open():
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    wait_close = 0
                     return Result(124, out.decode(errors="replace"),
                                   err.decode(errors="replace") + f"\ntimed out after {timeout:g} s")
                 ws.update(timeout=min(left, 1.0))
@@ -207,7 +209,7 @@ class KubeExecTransport:
         except Exception as e:  # the socket broke mid-stream
             raise TransportError(f"{self.name}: exec stream broke: {type(e).__name__}: {_first(str(e))[:200]}") from None
         finally:
-            ws.close()
+            ws.close(timeout=wait_close)
         rc, message = exit_code(status.decode(errors="replace"))
         stderr = err.decode(errors="replace")
         if rc < 0:
