@@ -118,7 +118,7 @@ def explain(exc: BaseException, verb: str, resource: str, namespace: str | None 
     if isinstance(exc, (HTTPError, OSError)):
         reason = getattr(exc, "reason", None) or exc
         text = _first(str(reason))
-        text = re.sub(r"<[^>]*object at 0x[0-9a-f]+>:?\s*", "", text)
+        text = re.sub(r"<[^>]*object at 0x[0-9a-f]+>:?\s*|HTTPS?Connection\([^)]*\):\s*", "", text)
         return ClusterError(f"cannot reach the Kubernetes API server at {host}: {text[:200]}")
     return ClusterError(f"{verb} {resource}{where}: {type(exc).__name__}: {_first(str(exc))[:200]}")
 
