@@ -18,6 +18,9 @@ USAGE = """usage: lbconformance lab COMMAND
   scale-lb SERVICE N       run N LB pods of SERVICE (name or prefix, e.g. 10.1.1.0/24), one per node
   scale-web SERVICE N      run N web pods of SERVICE; the controller updates IPVS from the endpoints
   health                   the lab's own health probe (exit 1 and one line per problem when unhealthy)
+  faults                   list the faults: name, the requirement it breaks, target, cascades
+  fault NAME               apply a fault (a realistic misconfiguration or failure)
+  heal                     undo every applied fault and wait for the health probe
   ssh [HOST] [-- CMD...]   run CMD in the VM (in network namespace HOST if given) over the persistent
                            connection; CMD words are joined like ssh does, so quote shell operators:
                              lbconformance lab ssh -- 'modprobe ip_vs && cat /proc/net/ip_vs'
@@ -59,6 +62,20 @@ def main(argv: list[str]) -> int:
             state = lab.scale_lb(rest[0], int(rest[1])) if cmd == "scale-lb" else lab.scale_web(rest[0], int(rest[1]))
             print(json.dumps(state))
             return 0
+        if cmd == "faults":
+            return _faults()
+        if cmd == "fault":
+            if len(rest) != 1:
+                return _usage("lab fault NAME (see `lbconformance lab faults`)")
+            from lbconformance.lab.faults import BY_NAME
+
+            if rest[0] not in BY_NAME:
+                return _usage(f"lab fault: unknown fault {rest[0]!r}; `lbconformance lab faults` lists them")
+            print(json.dumps(ReferenceLab(vm).apply_fault(rest[0])))
+            return 0
+        if cmd == "heal":
+            print(json.dumps(ReferenceLab(vm).heal()))
+            return 0
         if cmd == "health":
             found = ReferenceLab(vm).health()
             print("\n".join(found) if found else "healthy")
@@ -79,6 +96,17 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("lab: interrupted", file=sys.stderr)
         return 130
+
+
+def _faults() -> int:
+    from lbconformance.lab.faults import FAULTS
+
+    for f in FAULTS:
+        kind = "dynamic" if f.dynamic else "static"
+        print(f"{f.name:<30} {f.requirement:<12} {kind:<8} {f.target:<18} {f.summary}")
+        for req, why in f.cascades.items():
+            print(f"{'':<30}   cascade {req}: {why}")
+    return 0
 
 
 def _usage(msg: str) -> int:

@@ -195,8 +195,8 @@ def gobgpd_config() -> str:
 """
 
 
-def start_reflector() -> None:
-    write(t.GOBGPD_CONFIG, gobgpd_config())
+def start_reflector(config: str | None = None) -> None:
+    write(t.GOBGPD_CONFIG, config or gobgpd_config())
     d = f"{t.RUN}/rr"
     os.makedirs(d, exist_ok=True)
     spawn(["ip", "netns", "exec", "rr", "gobgpd", "-f", t.GOBGPD_CONFIG, "-t", "toml"],
@@ -268,10 +268,19 @@ def write_endpoints(svc: t.Service, count: int) -> None:
     write(f"{t.ENDPOINTS_DIR}/{svc.name}.json", json.dumps(eps, indent=1) + "\n")
 
 
+def fault_flag(name: str) -> str | None:
+    """A lab fault's setting that pods started while it is applied pick up (faults.py)."""
+    try:
+        return Path(f"{t.RUN}/fault-flags/{name}").read_text().strip()
+    except OSError:
+        return None
+
+
 def exabgp_conf(svc: t.Service, n: int, pod_ip: str) -> str:
+    hold = fault_flag("hold-time") or t.HOLD_TIME
     return (f"neighbor {t.REFLECTOR[1]} {{\n    description \"reflector\";\n    router-id {pod_ip};\n"
             f"    local-address {pod_ip};\n    local-as {t.AS_NUMBER};\n    peer-as {t.AS_NUMBER};\n"
-            f"    hold-time {t.HOLD_TIME};\n    static {{\n        route {svc.prefix} next-hop {t.node_ip(n)};\n"
+            f"    hold-time {hold};\n    static {{\n        route {svc.prefix} next-hop {t.node_ip(n)};\n"
             "    }\n}\n")
 
 
@@ -341,7 +350,8 @@ def exabgp_container(svc: t.Service, pod: str, n: int, caps: str | None = EXABGP
               f"mount --bind /run/netns/{t.node_name(n)} {var}/nodens")
     after_run = f"mkdir -p /run/netns\n: > /run/netns/node\nmount --bind {var}/nodens /run/netns/node\numount {var}/nodens"
     entry = ("set -e; "
-             f"nsenter --net=/run/netns/node ip route replace {svc.prefix} dev {t.BRIDGE}; "
+             f"nsenter --net=/run/netns/node ip route replace {svc.prefix} dev {t.BRIDGE} "
+             "|| echo 'exabgp container: cannot install the node route' >&2; "
              f"ip route replace local {svc.prefix} dev eth0 table local; "
              + (f"sleep {delay}; " if delay else "")
              + "exec env exabgp.daemon.user=root exabgp.daemon.daemonize=false exabgp.log.destination=stdout "
@@ -352,7 +362,8 @@ def exabgp_container(svc: t.Service, pod: str, n: int, caps: str | None = EXABGP
 def start_lb(svc: t.Service, n: int, pod: str | None = None, ipvs_caps: str | None = IPVS_CAPS,
              exabgp_caps: str | None = EXABGP_CAPS, exabgp_delay: float = 0, wait: bool = True) -> str:
     pod = pod or t.lb_pod_name(svc, n)
-    ip = t.lb_pod_ip(svc, n) if pod == t.lb_pod_name(svc, n) else _second_ip(svc, n)
+    exabgp_delay = exabgp_delay or float(fault_flag("exabgp-delay") or 0)
+    ip = t.lb_pod_ip(svc, n) if pod == t.lb_pod_name(svc, n) else t.second_lb_pod_ip(svc, n)
     pod_netns(pod, n, ip, f"lb{svc.index}" if pod == t.lb_pod_name(svc, n) else f"lb{svc.index}b")
     var = f"{t.VAR}/pods/{pod}"
     os.makedirs(f"{var}/keepalived/ipvs.d", exist_ok=True)
@@ -375,8 +386,21 @@ def finish_lb(svc: t.Service, pod: str) -> None:
     start_controller(svc, pod)
 
 
-def _second_ip(svc: t.Service, n: int) -> str:
-    return f"172.16.{n}.{5 + svc.index}"
+def restart_ipvs(svc: t.Service, n: int, caps: str | None = IPVS_CAPS, pod: str | None = None) -> None:
+    """Recreate the ipvs container (and its controller) with other capabilities, as a changed pod spec would."""
+    pod = pod or t.lb_pod_name(svc, n)
+    run = f"{t.RUN}/pods/{pod}"
+    stop_pid(f"{run}/controller.pid")
+    stop_pid(f"{run}/ipvs.pid")
+    ipvs_container(svc, pod, caps)
+    finish_lb(svc, pod)
+
+
+def restart_exabgp(svc: t.Service, n: int, caps: str | None = EXABGP_CAPS, delay: float = 0,
+                   pod: str | None = None) -> None:
+    pod = pod or t.lb_pod_name(svc, n)
+    stop_pid(f"{t.RUN}/pods/{pod}/exabgp.pid")
+    exabgp_container(svc, pod, n, caps, delay)
 
 
 def _keepalived_ready(pod: str) -> bool:
@@ -392,6 +416,8 @@ def _keepalived_ready(pod: str) -> bool:
 def stop_lb(svc: t.Service, n: int, pod: str | None = None) -> None:
     pod = pod or t.lb_pod_name(svc, n)
     run = f"{t.RUN}/pods/{pod}"
+    if fault_flag("vanish"):  # the pod disappears without a word: no NOTIFICATION, no FIN
+        sh(nsx(pod, "iptables -I OUTPUT -j DROP"), check=False)
     for c in ("controller", "exabgp", "ipvs"):
         stop_pid(f"{run}/{c}.pid")
     sh(f"ip netns del {pod}", check=False)

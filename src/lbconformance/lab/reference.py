@@ -11,6 +11,7 @@ from lbconformance.lab.errors import LabError
 
 INVENTORY_NAME = "inventory.yaml"
 GUEST_PY = "PYTHONPATH=/lab python3 -m lbconformance.lab.deploy"
+GUEST_FAULTS = "PYTHONPATH=/lab python3 -m lbconformance.lab.faults"
 
 
 class ReferenceLab:
@@ -23,12 +24,25 @@ class ReferenceLab:
     def inventory_path(self):
         return self.vm.state / INVENTORY_NAME
 
-    def deploy(self, *args: str, timeout: float = 300, check: bool = True):
-        res = self.vm.run(f"{GUEST_PY} {' '.join(shlex.quote(a) for a in args)}", timeout=timeout)
+    def deploy(self, *args: str, timeout: float = 300, check: bool = True, program: str = GUEST_PY):
+        res = self.vm.run(f"{program} {' '.join(shlex.quote(a) for a in args)}", timeout=timeout)
         if check and res.rc != 0:
-            raise LabError("deploy", f"`deploy {' '.join(args)}` in the VM exited {res.rc}: "
+            what = "deploy" if program == GUEST_PY else "fault"
+            raise LabError(what, f"`{what} {' '.join(args)}` in the VM exited {res.rc}: "
                            f"{(res.stderr.strip() or res.stdout.strip())[-600:]}")
         return res
+
+    def apply_fault(self, name: str) -> dict:
+        """Apply a fault of faults.FAULTS; {applied, seconds}. The inventory follows (a fault may add a pod)."""
+        out = json.loads(self.deploy("apply", name, program=GUEST_FAULTS, timeout=300).stdout)
+        self.write_inventory(self.state())
+        return out
+
+    def heal(self) -> dict:
+        """Undo every applied fault and wait until the lab's health probe passes; {healed, seconds}."""
+        out = json.loads(self.deploy("heal", program=GUEST_FAULTS, timeout=600).stdout)
+        self.write_inventory(self.state())
+        return out
 
     def up(self) -> dict:
         """Build the deployment (idempotent) and write the inventory; returns {state, seconds}."""
@@ -59,6 +73,6 @@ class ReferenceLab:
         return self.deploy("status", check=False).stdout
 
     def write_inventory(self, state: dict) -> None:
-        inv = topology.inventory(state.get("lb", {}))
+        inv = topology.inventory(state.get("lb", {}), state.get("second", {}))
         text = "# Written by `lbconformance lab up` from the running reference lab (docs/inventory.md)\n"
         self.inventory_path.write_text(text + yaml.safe_dump(inv, sort_keys=False))

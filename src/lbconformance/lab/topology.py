@@ -76,19 +76,30 @@ def lb_pod_ip(svc: Service, n: int) -> str:
     return f"172.16.{n}.{1 + svc.index}"
 
 
+def second_lb_pod_name(svc: Service, n: int) -> str:
+    """A second LB pod of a service on one node: only a fault makes one (ROUTE-004)."""
+    return f"lb-{svc.name}-{node_name(n)}b"
+
+
+def second_lb_pod_ip(svc: Service, n: int) -> str:
+    return f"172.16.{n}.{5 + svc.index}"
+
+
 def web_pod(svc: Service, k: int) -> tuple[str, int, str]:
     """(name, node, IP) of the k-th web pod (0-based): spread over the nodes, 172.16.N.(10*index + round)."""
     n = NODE_IDS[k % len(NODE_IDS)]
     return f"{svc.name}-{k}", n, f"172.16.{n}.{10 * svc.index + k // len(NODE_IDS)}"
 
 
-def inventory(lb_pods: dict[str, list[int]]) -> dict:
-    """The framework's inventory (docs/inventory.md) for the given LB pod placement {service: [node ids]}."""
+def inventory(lb_pods: dict[str, list[int]], second: dict[str, list[int]] | None = None) -> dict:
+    """The framework's inventory (docs/inventory.md) for the given LB pod placement {service: [node ids]}
+    (`second`: nodes that run a second LB pod of the service)."""
     pods = []
     for svc in SERVICES:
-        for n in sorted(lb_pods.get(svc.name, [])):
-            name = lb_pod_name(svc, n)
-            pods.append({"name": name, "service": svc.name, "node": node_name(n), "address": lb_pod_ip(svc, n),
+        placed = [(n, lb_pod_name(svc, n), lb_pod_ip(svc, n)) for n in sorted(lb_pods.get(svc.name, []))]
+        placed += [(n, second_lb_pod_name(svc, n), second_lb_pod_ip(svc, n)) for n in sorted((second or {}).get(svc.name, []))]
+        for n, name, ip in placed:
+            pods.append({"name": name, "service": svc.name, "node": node_name(n), "address": ip,
                          "transport": f"lab://{name}",
                          "containers": {c: f"lab://{name}?container={c}" for c in ("ipvs", "exabgp")}})
     return {
