@@ -3,7 +3,11 @@ import ipaddress
 
 import pytest
 
+from lbconformance.dynamic.probes import every_pod_has, health_check_worst_case, mismatches, wait_ipvs
+from lbconformance.dynamic.trial import restoring
 from lbconformance.parse import ParseError
+from lbconformance.report.measure import progress, record_samples
+from lbconformance.snapshot import FactAbsent, MissingFact
 from lbconformance.verdict import require
 
 
@@ -198,15 +202,90 @@ def test_nat_return_path_is_masqueraded_with_ipvs_conntrack(lb_pod, inventory, f
             where=facts.where(lb_pod.name, "iptables-save.txt"))
 
 
+RESYNC_GIVE_UP = 180.0  # s: not a requirement's bound, only when to stop waiting
+
+
 @pytest.mark.requirement("IPVS-009")
 @pytest.mark.live_only
 @pytest.mark.disruptive
-def test_ipvs_resyncs_after_web_scaling(service):
-    pytest.skip("the IPVS resync measurement is not implemented in this version (dynamic checks)")
+def test_ipvs_resyncs_after_web_scaling(request, service, orchestrator):
+    """Scale the web pods up by one, then back: after each change the kernel real servers of every LB
+    pod equal the new ready endpoints. The delay (endpoints written -> tables match) is recorded."""
+    orch, name = orchestrator, service.name
+    problems, delays, pods = [], [], []
+    with restoring(orch.capture, orch.restore, orch.verify, label=f"IPVS-009 {name}"):
+        pods = list(orch.lb_pods(name))
+        if not pods:
+            pytest.skip(f"{name} has no LB pod")
+        base = orch.web_count(name)
+        for count in (base + 1, base):
+            change = orch.scale_web(name, count)
+            want = set(change.endpoints)
+            read, ok = wait_ipvs(orch, pods, lambda r, want=want: every_pod_has(r, pods, want), RESYNC_GIVE_UP)
+            if not ok:
+                problems.append(f"after scale-web {count}: " + "; ".join(mismatches(read, pods, want)))
+                break
+            delays.append(read.t - change.done)
+            record_samples(request, "resync-delay", [delays[-1]], "s",
+                           label="IPVS resync: endpoints written -> every LB pod's real servers match")
+            progress(request, f"IPVS-009 {name}: scale-web {base} -> {count}: real servers of {len(pods)} LB pod(s) "
+                              f"match {len(want)} endpoints {delays[-1]:.2f} s after the endpoints changed")
+    require(not problems, expected=f"the real servers of every LB pod of {name} == its ready endpoints after "
+                                   "web scaling",
+            observed="; ".join(problems), where=f"{', '.join(pods)}: ipvsadm -Ln vs the service's endpoints")
 
 
 @pytest.mark.requirement("IPVS-010")
 @pytest.mark.live_only
 @pytest.mark.disruptive
-def test_health_check_removes_and_readds_real_server(service):
-    pytest.skip("the health-check measurement is not implemented in this version (dynamic checks)")
+def test_health_check_removes_and_readds_real_server(request, service, facts, orchestrator):
+    """Stop one web server (its endpoint stays ready): keepalived removes the real server from every LB
+    pod, and adds it back once the server runs again. The delays are reported against keepalived's worst
+    case; no timed assert (the requirement has none)."""
+    orch, name = orchestrator, service.name
+    problems, report = [], []
+    with restoring(orch.capture, orch.restore, orch.verify, label=f"IPVS-010 {name}"):
+        pods = list(orch.lb_pods(name))
+        servers = orch.web_servers(name)
+        if not pods or not servers:
+            pytest.skip(f"{name} has no LB pod or no web pod")
+        k = len(servers) - 1
+        victim = servers[k]
+        address, port = victim.rsplit(":", 1)
+        worst, how = health_check_worst_case(_keepalived_or_none(facts, pods[0]), address, int(port))
+        give_up = 3 * worst + 60
+        everyone = set(servers)
+        stopped_at = orch.stop_web_server(name, k)
+        read, ok = wait_ipvs(orch, pods, lambda r: every_pod_has(r, pods, everyone - {victim}), give_up)
+        if ok:
+            removal = read.t - stopped_at
+            report.append(f"removed {removal:.2f} s after the stop")
+            record_samples(request, "health-check-delay", [removal], "s", sla=worst,
+                           label="keepalived health check: server stopped -> real server removed / restarted -> "
+                                 "re-added (line: keepalived's worst case)")
+        else:
+            problems.append(f"{victim} still a real server {give_up:.0f} s after its web server stopped: "
+                            + "; ".join(mismatches(read, pods, everyone - {victim})))
+        started_at = orch.start_web_server(name, k)
+        read, ok = wait_ipvs(orch, pods, lambda r: every_pod_has(r, pods, everyone), give_up)
+        if ok:
+            readd = read.t - started_at
+            report.append(f"re-added {readd:.2f} s after the restart")
+            record_samples(request, "health-check-delay", [readd], "s", sla=worst)
+        else:
+            problems.append(f"{victim} not back {give_up:.0f} s after its web server restarted: "
+                            + "; ".join(mismatches(read, pods, everyone)))
+    progress(request, f"IPVS-010 {name}: {victim} " + ", ".join(report)
+             + f" (keepalived worst case {worst:g} s = {how})")
+    require(not problems, expected=f"keepalived removes {victim} while its server is down and re-adds it after",
+            observed="; ".join(problems), where=f"{', '.join(pods)}: ipvsadm -Ln")
+
+
+def _keepalived_or_none(facts, pod):
+    """The pod's keepalived config from the snapshot, or an empty one (keepalived's defaults apply)."""
+    try:
+        return facts.keepalived(pod)
+    except (ParseError, LookupError, OSError, MissingFact, FactAbsent):
+        from lbconformance.models import KeepalivedConfig
+
+        return KeepalivedConfig()

@@ -57,6 +57,8 @@ def pytest_addoption(parser):
     g.addoption("--profile", default="any", choices=PROFILES, help="requirement scope: any, bcm5720 or x550")
     g.addoption("--sla-seconds", type=float, default=10.0, help="route-update SLA in seconds (default 10)")
     g.addoption("--allow-disruptive", action="store_true", help="run checks that scale or kill pods")
+    g.addoption("--trials", type=int, default=10, metavar="K",
+                help="trials of each measured disruptive event (ECMP SLA: scale up + down), default 10")
     g.addoption("--waivers", metavar="FILE", help="YAML file of waivers (requirement, target, justification, ...)")
     g.addoption("--report-dir", metavar="DIR", default="reports", help="where run folders go (default reports/)")
     g.addoption("--rerun-failed", metavar="DIR", help="run only the checks that failed, errored or were skipped "
@@ -147,6 +149,20 @@ def pytest_configure(config):
         _setup_failed(config, state, f"lbconformance: target setup failed: {type(e).__name__}: {e}")
         pytest.exit(f"lbconformance: target setup failed: {type(e).__name__}: {e}", returncode=EXIT_CODES["INCOMPLETE"])
     config.stash[STATE] = state
+    _xdist_serial_dynamic(config)
+
+
+DYNAMIC_GROUP = "lbconformance-dynamic"
+
+
+def _xdist_serial_dynamic(config) -> None:
+    """Under pytest-xdist (-n), schedule by xdist_group so the dynamic checks all go to ONE worker and run
+    serially there (after that worker's static checks); the static ones still spread over the workers.
+    Only the scheduling mode changes, and only for runs that collect live targets."""
+    dist = getattr(config.option, "dist", "no")
+    state = config.stash.get(STATE, None)
+    if dist not in ("no", "loadgroup") and state is not None and state.live and not hasattr(config, "workerinput"):
+        config.option.dist = "loadgroup"
 
 
 def _setup_failed(config, state, reason: str) -> None:
@@ -228,6 +244,11 @@ def pytest_collection_modifyitems(session, config, items):
             item.add_marker(pytest.mark.skip(reason=out_of_scope("needs a live target")))
         elif req.disruptive and not config.getoption("allow_disruptive"):
             item.add_marker(pytest.mark.skip(reason=out_of_scope("disruptive; opt in with --allow-disruptive")))
+    # Dynamic checks (disruptive or not) share one xdist group: under -n they run on one worker, one at a
+    # time, so a live probe never overlaps a scale event (see _xdist_serial_dynamic in pytest_configure).
+    for item in items:
+        if item.get_closest_marker("disruptive") or item.get_closest_marker("live_only"):
+            item.add_marker(pytest.mark.xdist_group(DYNAMIC_GROUP))
     # Disruptive and dynamic checks run after the static ones.
     rank = {id(i): (1 if i.get_closest_marker("disruptive") or i.get_closest_marker("live_only") else 0)
             for i in items}
@@ -287,6 +308,26 @@ def profile(request) -> dict:
 @pytest.fixture(scope="session")
 def sla_seconds(request) -> float:
     return request.config.getoption("sla_seconds")
+
+
+@pytest.fixture(scope="session")
+def trials(request) -> int:
+    return max(1, request.config.getoption("trials"))
+
+
+@pytest.fixture(scope="session")
+def orchestrator(request):
+    """What the dynamic checks drive (dynamic/orchestrator.py): the lab's for --lab. Other targets skip:
+    that leaves the requirement unproven (INCOMPLETE), never passed."""
+    kind = _state(request.config).target_kind
+    if kind == "lab":
+        from lbconformance.lab.orchestrator import LabOrchestrator
+
+        return LabOrchestrator()
+    if kind == "cluster":
+        pytest.skip("--cluster: no orchestrator for clusters yet (targets/kubernetes.py scales Deployments, but "
+                    "a router watcher, LB placement and process control are missing); run against --lab")
+    pytest.skip("needs an orchestrator (--lab or --cluster)")
 
 
 @pytest.hookimpl(hookwrapper=True)
