@@ -12,9 +12,11 @@ PYTHON   ?= python3
 lab: deps host-deps
 	./scripts/main-job
 
-## Self-tests of parsers, checks, lab, reports.
+## Self-tests of parsers, checks, lab, reports: the offline ones on both cores, then the lab ones
+## (one VM boot: topology, faults and the fault matrix, dynamic smoke) serially.
 test: deps host-deps
-	$(PYTEST) tests
+	$(PYTEST) tests -m 'not lab' -n 2
+	$(PYTEST) tests -m lab
 
 deps: $(VENV)/.installed
 

@@ -1,4 +1,6 @@
-"""The lab VM for self-tests: booted once per session, in its own state folder, always downed at the end.
+"""The lab VM for self-tests: booted once per session, in its own state folder, always downed at the end
+(unless LBCONFORMANCE_SELFTEST_KEEP is set: then a developer can point LBCONFORMANCE_SELFTEST_STATE at
+a running lab and iterate).
 
 It shares the image cache (~/.cache/lbconformance or $LBCONFORMANCE_CACHE) with `lbconformance lab`,
 so only the first run on a machine builds the image. Its state folder is separate, so a self-test
@@ -35,7 +37,8 @@ def lab_session():
         vm.up()
         yield vm, before
     finally:
-        vm.down()
+        if not os.environ.get("LBCONFORMANCE_SELFTEST_KEEP"):  # a developer's iteration: keep it running
+            vm.down()
 
 
 @pytest.fixture
@@ -54,3 +57,15 @@ def host_view_before(lab_session):
 @pytest.fixture
 def host_view():
     return _host_view
+
+
+@pytest.fixture
+def reference_lab(lab_vm, monkeypatch):
+    """The reference deployment in the session's VM (built once; `up` is a no-op when it runs).
+    LBCONFORMANCE_STATE points at the self-test VM, so `--lab` runs and collection use it too."""
+    from lbconformance.lab.reference import ReferenceLab
+
+    monkeypatch.setenv("LBCONFORMANCE_STATE", str(lab_vm.state))
+    lab = ReferenceLab(lab_vm)
+    lab.up()
+    return lab

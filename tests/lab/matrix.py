@@ -1,0 +1,172 @@
+"""The fault matrix: every lab fault must fail exactly its requirement (plus its declared cascades).
+
+Faults are applied in waves: faults that are not exclusive, hit different targets and whose
+requirement sets (requirement + cascades) are disjoint share one collection. Each wave:
+heal -> health probe -> apply -> collect -> the suite on that snapshot (and the fault's dynamic
+check against the live lab) -> compare with the healthy baseline -> heal.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lbconformance.collect import collect_snapshot
+from lbconformance.lab.faults import FAULTS, Fault
+
+REPO = Path(__file__).resolve().parents[2]
+BAD = {"failed", "error"}
+
+
+@dataclass
+class Outcome:
+    fault: Fault
+    wave: int
+    caught: list[dict] = field(default_factory=list)        # results of its requirement naming its target
+    unexpected: list[str] = field(default_factory=list)     # other requirements that changed
+    cascaded: list[str] = field(default_factory=list)       # declared cascades that did fail
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.caught) and not self.unexpected and not self.error
+
+
+def waves(faults=FAULTS) -> list[list[Fault]]:
+    """Greedy grouping; exclusive faults and dynamic ones alone."""
+    out: list[list[Fault]] = []
+    for f in faults:
+        reqs = {f.requirement, *f.cascades}
+        if not (f.exclusive or f.dynamic):
+            for w in out:
+                if any(g.exclusive or g.dynamic for g in w):
+                    continue
+                if all(g.target != f.target and not ({g.requirement, *g.cascades} & reqs) for g in w):
+                    w.append(f)
+                    break
+            else:
+                out.append([f])
+        else:
+            out.append([f])
+    return out
+
+
+def run_suite(args: list[str], report_dir: Path, env: dict | None = None, timeout: float = 1800) -> dict:
+    """pytest on the suite in a subprocess; returns results.json."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--report-dir", str(report_dir),
+           "--profile", "any", *args]
+    p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    runs = sorted(report_dir.glob("*/results.json"))
+    if not runs:
+        raise RuntimeError(f"no results.json from `{' '.join(cmd)}` (exit {p.returncode}): {p.stdout[-1500:]}{p.stderr[-800:]}")
+    return json.loads(runs[-1].read_text())
+
+
+def key(r: dict) -> tuple[str, str]:
+    return r["requirement"], r["nodeid"]
+
+
+def names_target(r: dict, target: str) -> bool:
+    text = " ".join(str(r.get(k, "")) for k in ("target", "message", "where", "observed"))
+    return target in text
+
+
+def judge(wave: list[Fault], baseline: dict, results: list[dict], wave_no: int, seconds: float) -> list[Outcome]:
+    base = {key(r): r["outcome"] for r in baseline["results"]}
+    allowed = {req for f in wave for req in (f.requirement, *f.cascades)}
+    outs = []
+    changed = [r for r in results if base.get(key(r)) != r["outcome"]]
+    for f in wave:
+        o = Outcome(f, wave_no, seconds=seconds)
+        bad = {"warning"} if _advisory(f.requirement, baseline) else BAD
+        o.caught = [r for r in results if r["requirement"] == f.requirement and r["outcome"] in bad
+                    and names_target(r, f.target)]
+        o.cascaded = sorted({r["requirement"] for r in changed if r["requirement"] in f.cascades})
+        outs.append(o)
+    stray = sorted({f"{r['requirement']} {r['target']}: {base.get(key(r))} -> {r['outcome']} ({r['message'][:160]})"
+                    for r in changed if r["requirement"] not in allowed})
+    for o in outs:
+        o.unexpected = stray
+    return outs
+
+
+def _advisory(req: str, baseline: dict) -> bool:
+    meta = baseline.get("requirements", {})
+    entry = meta.get(req) if isinstance(meta, dict) else None
+    return bool(entry and entry.get("severity") == "advisory")
+
+
+def nodeids_of(req: str, baseline: dict) -> list[str]:
+    return sorted({r["nodeid"] for r in baseline["results"] if r["requirement"] == req})
+
+
+def run_matrix(lab, workdir: Path, faults=FAULTS, progress=print, dynamic_args=("--trials", "2")) -> tuple[dict, list[Outcome]]:
+    """Run every wave against a healthy ReferenceLab; returns (baseline results, outcomes)."""
+    lab.heal()
+    snap = workdir / "baseline" / "snapshot"
+    collect_snapshot("lab", None, snap, profile="any")
+    baseline = run_suite(["--snapshot", str(snap)], workdir / "baseline" / "reports")
+    bad = [f"{r['requirement']} {r['target']}: {r['outcome']} {r['message'][:200]}" for r in baseline["results"]
+           if r["outcome"] in BAD]
+    if bad:
+        raise AssertionError("the healthy lab does not pass:\n" + "\n".join(bad))
+    outcomes: list[Outcome] = []
+    all_waves = waves(faults)
+    for i, wave in enumerate(all_waves, 1):
+        t0 = time.monotonic()
+        names = ", ".join(f.name for f in wave)
+        progress(f"[matrix] wave {i}/{len(all_waves)}: {names}")
+        try:
+            problems = lab.health()
+            if problems:
+                raise AssertionError("not healthy before the wave: " + "; ".join(problems))
+            for f in wave:
+                lab.apply_fault(f.name)
+            d = workdir / f"wave{i:02d}"
+            collect_snapshot("lab", None, d / "snapshot", profile="any")
+            res = run_suite(["--snapshot", str(d / "snapshot")], d / "reports")["results"]
+            for f in wave:
+                if f.dynamic:
+                    live = run_suite(["--lab", "--allow-disruptive", *dynamic_args, *nodeids_of(f.requirement, baseline)],
+                                     d / "reports-dynamic")["results"]
+                    res = [r for r in res if r["requirement"] != f.requirement] + live
+            outs = judge(wave, baseline, res, i, time.monotonic() - t0)
+        except Exception as e:  # noqa: BLE001 - recorded per fault, the matrix goes on
+            outs = [Outcome(f, i, error=f"{type(e).__name__}: {e}"[:600], seconds=time.monotonic() - t0) for f in wave]
+        finally:
+            try:
+                lab.heal()
+            except Exception as e:  # noqa: BLE001
+                for o in outs:
+                    o.error = o.error or f"heal failed: {e}"[:600]
+                outcomes += outs
+                raise
+        for o in outs:
+            progress(f"[matrix]   {o.fault.name}: {'caught' if o.ok else 'NOT PROVEN'} "
+                     f"({o.fault.requirement}{'; ' + o.error if o.error else ''}"
+                     f"{'; unexpected ' + str(len(o.unexpected)) if o.unexpected else ''}) {o.seconds:.0f} s")
+        outcomes += outs
+    return baseline, outcomes
+
+
+def table(outcomes: list[Outcome], started: str, seconds: float) -> str:
+    lines = ["# Fault matrix", "",
+             f"Generated by `tests/lab/test_reference_faults.py` on {started} in {seconds / 60:.1f} min "
+             "(`pytest tests -m lab`). Each fault was applied to the running reference lab, the suite ran, "
+             "and the fault's requirement had to fail naming the fault's target, with nothing else changed "
+             "except the declared cascades.", "",
+             "| fault | requirement | target | wave | result | cascades seen | evidence (the check's message) |",
+             "|---|---|---|---|---|---|---|"]
+    for o in outcomes:
+        msg = (o.caught[0]["message"] if o.caught else o.error or "; ".join(o.unexpected))[:220].replace("|", "\\|")
+        lines.append(f"| {o.fault.name} | {o.fault.requirement} | {o.fault.target} | {o.wave} | "
+                     f"{'caught' if o.ok else '**not proven**'} | {', '.join(o.cascaded) or '-'} | {msg} |")
+    reqs = sorted({o.fault.requirement for o in outcomes if o.ok})
+    lines += ["", f"Requirements caught by at least one fault: {len(reqs)}: {', '.join(reqs)}.", ""]
+    return "\n".join(lines)
