@@ -27,9 +27,12 @@ def test_disruptive_smoke_records_samples_and_restores_the_lab(lab_vm, tmp_path)
     before = lab.state()
     assert lab.health() == []
     env = dict(os.environ, LBCONFORMANCE_STATE=str(lab_vm.state))
+    # `--report-dir=DIR` in one word and `suites` given: pytest picks its rootdir from path-like arguments
+    # before the plugin's options are known, so a separate `--report-dir DIR` would make DIR the rootdir
+    # (no ini file, no testpaths: the whole tree would be collected).
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--lab", "--allow-disruptive",
-                           "--trials", "2", "--report-dir", str(tmp_path), "-k", "web2 and (scale_events or resyncs)",
-                           str(ROOT / "suites")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+                           "--trials", "2", f"--report-dir={tmp_path}", "-k", "web2 and (scale_events or resyncs)",
+                           "suites"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     out = proc.stdout + proc.stderr
     [run] = list(tmp_path.iterdir())
     doc = json.loads((run / "results.json").read_text())
