@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lbconformance.collect import collect_snapshot
-from lbconformance.lab.faults import FAULTS, Fault
+from lbconformance.lab.faults import DYNAMIC, FAULTS, Fault
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = {"failed", "error"}
@@ -40,13 +40,17 @@ class Outcome:
 def waves(faults=FAULTS) -> list[list[Fault]]:
     """Greedy grouping; exclusive faults and dynamic ones alone."""
     out: list[list[Fault]] = []
+
+    def reqs_of(g: Fault) -> set[str]:  # a static wave runs no dynamic check: those cascades cannot collide
+        return {g.requirement, *(c for c in g.cascades if c not in DYNAMIC)}
+
     for f in faults:
-        reqs = {f.requirement, *f.cascades}
+        reqs = reqs_of(f)
         if not (f.exclusive or f.dynamic):
             for w in out:
                 if any(g.exclusive or g.dynamic for g in w):
                     continue
-                if all(g.target != f.target and not ({g.requirement, *g.cascades} & reqs) for g in w):
+                if all(g.target != f.target and not (reqs_of(g) & reqs) for g in w):
                     w.append(f)
                     break
             else:
@@ -56,11 +60,14 @@ def waves(faults=FAULTS) -> list[list[Fault]]:
     return out
 
 
-def run_suite(args: list[str], report_dir: Path, env: dict | None = None, timeout: float = 1800) -> dict:
+def run_suite(args: list[str], report_dir: Path, env: dict | None = None, timeout: float = 1800,
+              paths: tuple[str, ...] | list[str] = ("suites",)) -> dict:
     """pytest on the suite in a subprocess; returns results.json."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--report-dir", str(report_dir),
-           "--profile", "any", *args]
+    # `--opt=PATH`: a path given as a separate word would also be taken as a test path (pytest picks the
+    # rootdir from its arguments before plugins' options are known)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--report-dir={report_dir}",
+           "--profile=any", *args, *paths]
     p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
     runs = sorted(report_dir.glob("*/results.json"))
     if not runs:
@@ -111,7 +118,7 @@ def run_matrix(lab, workdir: Path, faults=FAULTS, progress=print, dynamic_args=(
     lab.heal()
     snap = workdir / "baseline" / "snapshot"
     collect_snapshot("lab", None, snap, profile="any")
-    baseline = run_suite(["--snapshot", str(snap)], workdir / "baseline" / "reports")
+    baseline = run_suite([f"--snapshot={snap}"], workdir / "baseline" / "reports")
     bad = [f"{r['requirement']} {r['target']}: {r['outcome']} {r['message'][:200]}" for r in baseline["results"]
            if r["outcome"] in BAD]
     if bad:
@@ -130,11 +137,11 @@ def run_matrix(lab, workdir: Path, faults=FAULTS, progress=print, dynamic_args=(
                 lab.apply_fault(f.name)
             d = workdir / f"wave{i:02d}"
             collect_snapshot("lab", None, d / "snapshot", profile="any")
-            res = run_suite(["--snapshot", str(d / "snapshot")], d / "reports")["results"]
+            res = run_suite([f"--snapshot={d / 'snapshot'}"], d / "reports")["results"]
             for f in wave:
                 if f.dynamic:
-                    live = run_suite(["--lab", "--allow-disruptive", *dynamic_args, *nodeids_of(f.requirement, baseline)],
-                                     d / "reports-dynamic")["results"]
+                    live = run_suite(["--lab", "--allow-disruptive", *dynamic_args], d / "reports-dynamic",
+                                     paths=nodeids_of(f.requirement, baseline))["results"]
                     res = [r for r in res if r["requirement"] != f.requirement] + live
             outs = judge(wave, baseline, res, i, time.monotonic() - t0)
         except Exception as e:  # noqa: BLE001 - recorded per fault, the matrix goes on

@@ -42,7 +42,7 @@ class Page:
                 return msg.get("result", {})
             self.events.append(msg)
 
-    def wait_for(self, method: str, timeout: float = 15.0):
+    def wait_for(self, method: str, timeout: float = 60.0):
         end = time.time() + timeout
         for e in self.events:
             if e.get("method") == method:
@@ -87,7 +87,7 @@ def load(url: str, screenshot: Path) -> dict:
                 pass
             time.sleep(0.1)
         assert targets, "chromium did not open its DevTools endpoint"
-        ws = websocket.create_connection(targets[0]["webSocketDebuggerUrl"], timeout=15, suppress_origin=True)
+        ws = websocket.create_connection(targets[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
         page = Page(ws)
         for domain in ("Page", "Runtime", "Log", "Network"):
             page.call(f"{domain}.enable")
