@@ -22,7 +22,7 @@ import sys
 import pytest
 
 SAMPLES = pytest.StashKey[dict]()
-KINDS = ("delay", "curve")
+KINDS = ("delay", "curve", "bar")
 
 
 def record_samples(request, name: str, values, unit: str, *, sla: float | None = None, kind: str = "delay",
@@ -33,16 +33,24 @@ def record_samples(request, name: str, values, unit: str, *, sla: float | None =
       with a vertical SLA line at `sla` (same unit) when given. Samples of the same `name` from several
       checks are plotted together (e.g. "ecmp-update-delay", "resync-delay", "health-check-delay").
     - kind="curve": `values` are (x, y) pairs (a data-plane curve, e.g. offered load vs. throughput);
-      `unit` names both axes as "X-UNIT|Y-UNIT" (e.g. "kpps|Mbit/s").
+      `unit` names both axes as "X-UNIT|Y-UNIT" (e.g. "kpps|Mbit/s"). A point may carry a third item,
+      its series name (x, y, "ipvs"): the page then draws one line per series instead of one per check.
+    - kind="bar": `values` are (label, value) pairs in `unit` (e.g. req/s of ipvs, iptables, nginx); bars
+      of one label from several calls are averaged and drawn with their min-max range.
     Calling it again with the same name appends.
     """
     if kind not in KINDS:
         raise ValueError(f"record_samples: kind must be one of {KINDS}, not {kind!r}")
     if kind == "delay":
         vals = [float(v) for v in values]
+        nums = vals
+    elif kind == "curve":
+        vals = [[float(p[0]), float(p[1])] + ([str(p[2])] if len(p) > 2 else []) for p in values]
+        nums = [c for p in vals for c in p[:2]]
     else:
-        vals = [[float(x), float(y)] for x, y in values]
-    if any(not math.isfinite(v) for v in (vals if kind == "delay" else [c for p in vals for c in p])):
+        vals = [[str(label), float(v)] for label, v in values]
+        nums = [p[1] for p in vals]
+    if any(not math.isfinite(v) for v in nums):
         raise ValueError(f"record_samples({name!r}): values must be finite numbers")
     node = request.node
     store = node.stash.setdefault(SAMPLES, {})

@@ -3,7 +3,9 @@
 Samples come from results (CheckResult.samples, recorded with report/measure.record_samples):
 - kind "delay": a histogram and a CDF side by side, with the SLA as a vertical line (seed Fig 7.2);
   samples of one name are merged across checks and targets.
-- kind "curve": (x, y) points, one line per check/target (data-plane curves).
+- kind "curve": (x, y) points, one line per check/target (data-plane curves), or one line per series
+  when the points carry a series name (x, y, series);
+- kind "bar": (label, value) pairs, one bar per label (mean, with the min-max range when repeated).
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ def collect_series(results: list[CheckResult]) -> list[Series]:
                 ser.requirements.append(r.requirement)
             if kind == "delay":
                 ser.values.extend(float(v) for v in s.get("values", []))
+            elif kind == "bar":
+                ser.values.extend((str(label), float(v)) for label, v in s.get("values", []))
             else:
                 ser.values.append((f"{r.requirement} {r.target}".strip(), s.get("values", [])))
     return [s for s in out.values() if s.values]
@@ -94,10 +98,33 @@ def render(series: Series) -> dict:
             c.legend(loc="lower right", fontsize=8)
         fig.suptitle(f"{title} ({reqs})", fontsize=10)
         caption = _summary(vals, series.sla)
+    elif series.kind == "bar":
+        labels: list[str] = []
+        by: dict[str, list[float]] = {}
+        for label, v in series.values:
+            if label not in by:
+                labels.append(label)
+            by.setdefault(label, []).append(v)
+        means = [sum(by[lb]) / len(by[lb]) for lb in labels]
+        lo = [m - min(by[lb]) for m, lb in zip(means, labels, strict=True)]
+        hi = [max(by[lb]) - m for m, lb in zip(means, labels, strict=True)]
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        ax.bar(labels, means, yerr=[lo, hi], color="#4a78b5", capsize=4)
+        ax.set_ylabel(series.unit)
+        ax.grid(alpha=0.3, axis="y")
+        fig.suptitle(f"{title} ({reqs})", fontsize=10)
+        caption = "; ".join(f"{lb} {m:.4g} {series.unit}" + (f" (n={len(by[lb])})" if len(by[lb]) > 1 else "")
+                            for lb, m in zip(labels, means, strict=True))
     else:
         xunit, _, yunit = series.unit.partition("|")
         fig, ax = plt.subplots(figsize=(6, 3.2))
+        lines: list[tuple[str, list]] = []
         for label, pts in series.values:
+            named: dict[str, list] = {}
+            for p in pts:
+                named.setdefault(str(p[2]) if len(p) > 2 else label, []).append((p[0], p[1]))
+            lines += list(named.items())
+        for label, pts in lines:
             pts = sorted(pts)
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, label=label)
         ax.set_xlabel(xunit)
