@@ -244,6 +244,8 @@ def pytest_collection_modifyitems(session, config, items):
             item.add_marker(pytest.mark.skip(reason=out_of_scope("needs a live target")))
         elif req.disruptive and not config.getoption("allow_disruptive"):
             item.add_marker(pytest.mark.skip(reason=out_of_scope("disruptive; opt in with --allow-disruptive")))
+        elif item.get_closest_marker("live_only") and not state.live:
+            item.add_marker(pytest.mark.skip(reason=out_of_scope("needs a live target")))
         elif item.get_closest_marker("benchmark") and "benchmark" not in (config.getoption("markexpr") or ""):
             item.add_marker(pytest.mark.skip(reason=out_of_scope("benchmark; opt in with -m benchmark")))
         elif item.get_closest_marker("disruptive") and not config.getoption("allow_disruptive"):
