@@ -16,6 +16,7 @@ from lbconformance.snapshot.writer import SnapshotWriter
 from lbconformance.targets.inventory import Inventory, load_inventory
 
 DEFAULT_TIMEOUT = 20.0
+LAB_TIMEOUT = 90.0
 
 
 def collect(inventory: Inventory, inventory_text: str, out: Path, profile: str = "any", lab_vm=None,
@@ -86,7 +87,11 @@ def collect_snapshot(kind: str, inventory_path: str | None, out: Path, profile: 
         from lbconformance.targets.lab import lab_target
 
         lab_vm, _ = lab_target()
-    return collect(inv, Path(inventory_path).read_text(), Path(out), profile, lab_vm=lab_vm, progress=progress)
+    # The lab VM runs under TCG emulation, often beside other work: a Go or Python CLI can take tens
+    # of seconds to start there, so its commands get more time.
+    timeout = LAB_TIMEOUT if lab_vm is not None else DEFAULT_TIMEOUT
+    return collect(inv, Path(inventory_path).read_text(), Path(out), profile, lab_vm=lab_vm, progress=progress,
+                   timeout=timeout)
 
 
 def _uris(inv: Inventory):
