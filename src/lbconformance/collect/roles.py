@@ -37,9 +37,11 @@ POD_SYSCTLS = "sysctl -e net.ipv4.vs.conntrack net.ipv4.ip_forward; true"
 ROUTER_SYSCTLS = "sysctl -e net.ipv4.fib_multipath_hash_policy net.ipv4.ip_forward; true"
 
 
-def retried(cmd: str, attempts: int = 3) -> str:
-    """A command whose client may time out on a loaded host (gobgp's gRPC dial): try it again."""
-    return " || ".join(["{ " + cmd + "; }"] * attempts)
+def retried(cmd: str, attempts: int = 8) -> str:
+    """A command whose client may time out on a loaded host (gobgp's CLI gives up on its gRPC call after
+    a second or so): try again, a second apart. Only the successful attempt's output is kept."""
+    return (f"i=0; while :; do out=$({cmd}) && {{ printf '%s\\n' \"$out\"; exit 0; }}; i=$((i+1)); "
+            f"[ $i -ge {attempts} ] && {{ printf '%s\\n' \"$out\"; exit 1; }}; sleep 1; done")
 
 
 def Local(name: str, command: str) -> Fact:  # noqa: N802 (reads like Fact)
