@@ -262,11 +262,12 @@ class LabOrchestrator:
             self.thaw_lb(pod)
         for service, k in sorted(self.stopped_web):
             self.start_web_server(service, k)
+        st = self._state()   # one read: each deploy call costs a guest python start
         for service, count in original["web"].items():
-            if self.web_count(service) != count:
+            if int(st.get("web", {}).get(service, 0)) != count:
                 self.lab.scale_web(service, count)
         for service, nodes in original["lb"].items():
-            have = sorted(self._state()["lb"].get(service, []))
+            have = sorted(st.get("lb", {}).get(service, []))
             if have != nodes:
                 keep = [n for n in have if n in nodes]
                 # scale-lb removes the highest node and adds the first free one: shrink to the common
