@@ -120,14 +120,15 @@ def _child(tmp_path: Path, slow: float = 0.0):
     return proc, state, log
 
 
-@pytest.mark.parametrize("sig, rc, how", [(signal.SIGINT, 130, "KeyboardInterrupt"),
-                                          (signal.SIGTERM, 128 + signal.SIGTERM, f"SystemExit {128 + 15}")])
+@pytest.mark.parametrize("sig, rc, how", [(signal.SIGINT, 130, ["KeyboardInterrupt"]),
+                                          # after the restore, SIGTERM's default action ends the process
+                                          (signal.SIGTERM, -signal.SIGTERM, [])])
 def test_interrupting_the_sla_loop_restores_the_pod_count(tmp_path, sig, rc, how):
     proc, state, log = _child(tmp_path)
     proc.send_signal(sig)
     assert proc.wait(timeout=30) == rc
     assert json.loads(state.read_text()) == {"pods": 3}
-    assert log.read_text().splitlines() == ["restore start", "restore done", how]
+    assert log.read_text().splitlines() == ["restore start", "restore done", *how]
 
 
 def test_a_second_ctrl_c_during_the_restore_waits_for_it(tmp_path):

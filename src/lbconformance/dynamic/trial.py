@@ -8,7 +8,9 @@ on SIGINT and on SIGTERM, verifies itself, and is loud when it does not hold.
 - `capture()` records the original state (pod counts, stopped processes...) before anything changes.
 - `restore(original)` puts it back; `verify(original)` returns the problems left ([] = restored).
 - SIGTERM is turned into SystemExit (SIGINT already raises KeyboardInterrupt), so the finally block
-  runs. While the restore runs, further SIGINT/SIGTERM are held and re-raised afterwards: a second
+  runs; once the target is restored, SIGTERM is delivered again to the handler that was there before
+  (the default one ends the process, as SIGTERM would have: a test runner does not go on to the next
+  check). While the restore runs, further SIGINT/SIGTERM are held and re-raised afterwards: a second
   Ctrl-C cannot cut the restore in half.
 - A restore that raises, or that `verify` finds incomplete, raises RestoreFailed (an error result,
   never a pass or a plain failure), chained to the trial's own exception if there was one.
@@ -32,6 +34,7 @@ def restoring(capture, restore, verify, label: str = "trial", log=None):
     held: list[int] = []
 
     def on_term(signum, frame):
+        held.append(signum)
         raise SystemExit(128 + signum)
 
     def hold(signum, frame):
@@ -52,7 +55,9 @@ def restoring(capture, restore, verify, label: str = "trial", log=None):
             if main:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
-        if held:  # deliver what arrived during the restore, now that the target is back
+        if held:  # deliver what arrived, now that the target is back
+            if signal.SIGTERM in held and main and previous.get(signal.SIGTERM) in (signal.SIG_DFL, None):
+                signal.raise_signal(signal.SIGTERM)   # the default action: the process ends here
             if held[0] == signal.SIGINT:
                 raise KeyboardInterrupt
             raise SystemExit(128 + held[0])
