@@ -372,7 +372,7 @@ def test_throughput_follows_the_lb_count(request, orchestrator, inventory, bench
         probe = bench.wrk(_url(svc), ECMP_CONNECTIONS, min(SECONDS, 3))
         per = _tc_bytes_per_request(bench, pods, before, probe.requests)
         one = bw.ceiling(rate, per)
-        duration = step * len(plan) + 10
+        duration = (step + 15) * len(plan)   # each scale event itself takes seconds under TCG
         out = bench.wrk_background(_url(svc), ECMP_CONNECTIONS, duration)
         t0 = orchestrator.now()
         counts = [(t0, plan[0])]
@@ -383,7 +383,9 @@ def test_throughput_follows_the_lb_count(request, orchestrator, inventory, bench
             _shape_all(bench, pods, rate)
             counts.append((min((e.requested for e in events), default=orchestrator.now()), k))
             progress(request, f"LB count {k} at +{counts[-1][0] - t0:.1f} s")
-        res = bench.wrk_collect(out, timeout=duration + 120)
+        time.sleep(step)
+        bench.wrk_stop()
+        res = bench.wrk_collect(out, timeout=duration + 60)
         series = res.series()
         record_samples(request, "throughput-over-time",
                        [(sec - t0, n, "req/s") for sec, n in series]

@@ -43,6 +43,7 @@ class Bench:
     shaped: dict = field(default_factory=dict)          # pod -> Shaped
     flavours: list = field(default_factory=list)        # (kind, pod, vip)
     captures: list = field(default_factory=list)        # pods with a running tcpdump
+    background: list = field(default_factory=list)      # PIDs (session leaders) of background wrk runs
 
     # -- plumbing --------------------------------------------------------------------------------------
     def sh(self, host: str | None, cmd: str, timeout: float = 60, check: bool = True) -> str:
@@ -69,15 +70,24 @@ class Bench:
         self.write(script, wrk.lua_script(True))
         out = f"{WORK}/wrk-bg.out"
         cmd = wrk.command(url, threads, connections, duration_s, script)
-        self.sh(self.client, f"rm -f {out}; setsid sh -c {shlex.quote(cmd + f' > {out} 2>&1; echo lbc-exit $? >> {out}')} "
-                             "</dev/null >/dev/null 2>&1 &")
+        pid = self.sh(self.client, f"rm -f {out}; setsid sh -c "
+                                   f"{shlex.quote(cmd + f' > {out} 2>&1; echo lbc-exit $? >> {out}')} "
+                                   "</dev/null >/dev/null 2>&1 & echo $!").strip()
+        if pid.isdigit():
+            self.background.append(int(pid))
         return out
+
+    def wrk_stop(self) -> None:
+        """SIGINT to our background wrk runs: wrk stops and still prints its summary (and runs `done`)."""
+        for pid in self.background:
+            self.sh(None, f"kill -INT -- -{pid} 2>/dev/null; true", check=False)
 
     def wrk_collect(self, path: str, timeout: float = 120) -> wrk.WrkResult:
         end = time.monotonic() + timeout
         while True:
             out = self.sh(None, f"cat {path} 2>/dev/null || true")
-            if "lbc-exit" in out or time.monotonic() > end:
+            if "lbc-exit" in out or "lbc-cdf 99.9 " in out or time.monotonic() > end:
+                self.background.clear()
                 return wrk.parse(out, where=f"{self.client}: background wrk ({path})")
             time.sleep(2)
 
@@ -126,7 +136,7 @@ class Bench:
     def capture_start(self, pod: str, max_frames: int = 200000) -> str:
         path = f"{WORK}/{pod}.pcap"
         self.sh(None, f"mkdir -p {WORK} && rm -f {path} {path}.pid")
-        self.sh(pod, f"setsid tcpdump -i eth0 -n -s 96 -c {max_frames} -U -w {path} </dev/null "
+        self.sh(pod, f"setsid tcpdump -Z root -i eth0 -n -s 96 -c {max_frames} -U -w {path} </dev/null "
                      f">{WORK}/{pod}.tcpdump.log 2>&1 & echo $! > {path}.pid; sleep 1")
         self.captures.append(pod)
         return path
@@ -189,6 +199,9 @@ class Bench:
     # -- the finalizer ---------------------------------------------------------------------------------
     def cleanup(self) -> None:
         """Remove every change this object made, newest first; never raises for a change already gone."""
+        for pid in self.background:   # our own background wrk: its session, by the PID we started
+            self.sh(None, f"kill -TERM -- -{pid} 2>/dev/null; true", check=False)
+        self.background.clear()
         for pod in list(self.captures):
             self.sh(None, f"kill -INT $(cat {WORK}/{pod}.pcap.pid) 2>/dev/null; true", check=False)
             self.captures.remove(pod)
@@ -213,7 +226,7 @@ class Bench:
             rc, out, _ = self.orch.run(node_host, f"tc qdisc show dev {peer}", timeout=30)
             if rc == 0 and "htb" in out:
                 found.append(f"{node_host}: htb still on {peer} ({pod}'s peer)")
-        rc, out, _ = self.orch.run("", f"pgrep -af 'wrk -t|tcpdump -i eth0 -n -s 96|{WORK}/nginx' || true", timeout=30)
+        rc, out, _ = self.orch.run("", f"pgrep -af 'wrk -t|tcpdump -Z root -i eth0 -n -s 96|{WORK}/nginx' || true", timeout=30)
         found += [f"process still running: {line.strip()}" for line in out.splitlines()
                   if line.strip() and "pgrep" not in line]
         return found
