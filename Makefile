@@ -6,17 +6,21 @@ PYTEST   := $(VENV)/bin/pytest
 HOST_PKGS_FILES := src/lbconformance/lab/host-packages.txt tests/host-packages.txt
 PYTHON   ?= python3
 
-.PHONY: lab test deps host-deps lint clean-lab
+.PHONY: lab test matrix deps host-deps lint clean-lab
 
 ## Main job: the conformance suite against the reference lab (seed snapshot until the lab exists).
 lab: deps host-deps
 	./scripts/main-job
 
 ## Self-tests of parsers, checks, lab, reports: the offline ones on both cores, then the lab ones
-## (one VM boot: topology, faults and the fault matrix, dynamic smoke) serially.
+## (one VM boot: platform, topology, smokes) serially. The fault matrix is `make matrix`.
 test: deps host-deps
 	$(PYTEST) tests -m 'not lab' -n 2
-	$(PYTEST) tests -m lab
+	$(PYTEST) tests -m 'lab and not matrix'
+
+## The fault matrix (tests/lab/test_reference_faults.py): every lab fault against the running lab.
+matrix: deps host-deps
+	$(PYTEST) tests -m matrix -s
 
 deps: $(VENV)/.installed
 

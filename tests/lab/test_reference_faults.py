@@ -42,6 +42,7 @@ def test_waves_never_mix_overlapping_faults():
 
 
 @pytest.mark.lab
+@pytest.mark.matrix
 def test_fault_matrix(reference_lab, tmp_path):
     """Every fault fails its requirement naming its target; nothing else changes but declared cascades.
     LBCONFORMANCE_MATRIX_FAULTS=name,name runs a subset (a developer's iteration; docs are then not written)."""

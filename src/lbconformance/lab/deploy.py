@@ -26,7 +26,7 @@ from lbconformance.parse import ParseError, parse_gobgp_neighbors
 STATE = Path(t.RUN) / "state.json"
 IPVS_CAPS = "net_admin,sys_module"
 EXABGP_CAPS = "net_admin,sys_admin"
-READY_TIMEOUT = 90.0
+READY_TIMEOUT = 300.0
 
 
 class DeployError(Exception):

@@ -249,14 +249,14 @@ def _apply(name: str) -> None:
         state = d.load_state()
         state.setdefault("second", {}).setdefault(W1.name, []).append(105)
         d.save_state(state)
-        d.wait_for(lambda: t.second_lb_pod_ip(W1, 105) in d.established(d.rr_sessions()), 60,
+        d.wait_for(lambda: t.second_lb_pod_ip(W1, 105) in d.established(d.rr_sessions()), 300,
                    f"{pod}: no session at rr")
     elif name == "reflector-exemption-missing":
         d.sh(d.nsx("node106", f"iptables -t nat -D POSTROUTING {d.node_masquerade_rules(106)[2]}"))
         for s in t.SERVICES:
             d.restart_exabgp(s, 106)
         gone = {t.lb_pod_ip(s, 106) for s in t.SERVICES}
-        d.wait_for(lambda: not gone & set(d.established(d.rr_sessions())), 60, "node106's sessions did not drop")
+        d.wait_for(lambda: not gone & set(d.established(d.rr_sessions())), 300, "node106 sessions did not drop")
         time.sleep(5)  # exabgp retries; rr refuses each
     elif name == "dynamic-prefix-covers-nodes":
         cfg = d.gobgpd_config()
@@ -265,16 +265,16 @@ def _apply(name: str) -> None:
         d.sh(d.nsx("node106", f"iptables -t nat -D POSTROUTING {d.node_masquerade_rules(106)[2]}"))
         for s_ in t.SERVICES:
             d.restart_exabgp(s_, 106)
-        d.wait_for(lambda: t.node_ip(106) in d.established(d.rr_sessions()), 90, "no session from node106's IP")
+        d.wait_for(lambda: t.node_ip(106) in d.established(d.rr_sessions()), 300, "no session from node106's IP")
     elif name == "dynamic-prefix-too-narrow":
         restart_gobgpd(d.gobgpd_config().replace(f'prefix = "{t.POD_CIDR}"', 'prefix = "172.16.105.0/24"'))
-        d.wait_for(lambda: t.lb_pod_ip(W1, 105) in d.established(d.rr_sessions()), 90, "lb-web1-node105 never peered")
+        d.wait_for(lambda: t.lb_pod_ip(W1, 105) in d.established(d.rr_sessions()), 300, "lb-web1-node105 never peered")
     elif name == "hold-time-zero":
         flag("hold-time", "0")
         conf = d.exabgp_conf(W2, 107, t.lb_pod_ip(W2, 107))
         flag("hold-time", None)
         rewrite_exabgp(W2, 107, conf)
-        d.wait_for(lambda: t.lb_pod_ip(W2, 107) in d.established(d.rr_sessions()), 90, "lb-web2-node107 never peered")
+        d.wait_for(lambda: t.lb_pod_ip(W2, 107) in d.established(d.rr_sessions()), 300, "lb-web2-node107 never peered")
     elif name == "router-id-is-node-ip":
         conf = d.exabgp_conf(W2, 106, t.lb_pod_ip(W2, 106))
         rewrite_exabgp(W2, 106, conf.replace(f"router-id {t.lb_pod_ip(W2, 106)};", f"router-id {t.node_ip(106)};"))
@@ -284,7 +284,7 @@ def _apply(name: str) -> None:
         extra = conf.replace(f"neighbor {t.REFLECTOR[1]} {{", f"neighbor {t.ROUTER[1]} {{").replace(
             'description "reflector";', 'description "router, directly";')
         rewrite_exabgp(W1, 106, conf + extra)
-        d.wait_for(lambda: '"Established"' in vtysh(f"show bgp neighbors {t.node_ip(106)} json"), 60,
+        d.wait_for(lambda: '"Established"' in vtysh(f"show bgp neighbors {t.node_ip(106)} json"), 300,
                    "the direct session to the router did not come up")
     elif name == "add-paths-missing":
         cfg = d.gobgpd_config()
@@ -453,14 +453,14 @@ def _heal(name: str) -> None:
         raise KeyError(name)
 
 
-def wait_router(prefix: str, hops: set[str] | None, count: int | None = None, timeout: float = 60) -> None:
+def wait_router(prefix: str, hops: set[str] | None, count: int | None = None, timeout: float = 300) -> None:
     def ok():
         got = d.router_next_hops().get(prefix, set())
         return got == hops if hops is not None else len(got) == count
     d.wait_for(ok, timeout, f"router: {prefix} next hops never became {sorted(hops) if hops else count}")
 
 
-def wait_sessions(timeout: float = 90) -> None:
+def wait_sessions(timeout: float = 300) -> None:
     state = d.load_state()
     want = {t.lb_pod_ip(s, n) for s in t.SERVICES for n in state["lb"].get(s.name, [])}
     d.wait_for(lambda: want <= set(d.established(d.rr_sessions())), timeout,
@@ -484,7 +484,7 @@ def apply(name: str) -> None:
     _apply(name)
 
 
-def heal(timeout: float = 120) -> list[str]:
+def heal(timeout: float = 300) -> list[str]:
     """Undo every applied fault (newest first), then wait for the health probe; returns what was healed."""
     done = applied()
     for name in reversed(done):
