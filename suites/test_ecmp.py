@@ -69,13 +69,18 @@ def test_scale_events_reach_the_fib_within_sla(request, service, inventory, orch
         grow = base < orch.max_lb(name)
         if not grow and base == 0:
             pytest.skip(f"{name}: no node can take an LB pod")
-        steps = (base + 1, base) if grow else (base - 1, base)
         for k in range(1, trials + 1):
             line = []
-            for count in steps:
-                events = orch.scale_lb(name, count)
+            moved = None  # the node the first step adds (or removes); the second step undoes exactly that
+            for step in (("up", "down") if grow else ("down", "up")):
+                if moved is None:
+                    events = orch.scale_lb(name, base + 1 if grow else base - 1)
+                    moved = events[0].node
+                else:
+                    events = orch.remove_lb(name, moved) if step == "down" else orch.add_lb(name, moved)
                 for ev in events:
                     nodes = nodes | {ev.node} if ev.action == "start" else nodes - {ev.node}
+                count = len(nodes)
                 ev = events[0]
                 seen = w.watch.wait_for(prefix, nodes, since=ev.requested, timeout=give_up)
                 kind = "scale-up" if ev.action == "start" else "scale-down"
@@ -122,11 +127,11 @@ def test_removed_or_crashed_lb_is_withdrawn(request, service, inventory, facts, 
         nodes = set(pods.values())
         load = orch.client_load(service.vip)
         try:
-            # graceful: delete the pod the scale-down removes
-            ev = orch.scale_lb(name, len(pods) - 1)[0]
+            # graceful: delete one LB pod (the last), then put it back on the same node
+            ev = orch.remove_lb(name, sorted(nodes)[-1])[0]
             gone = w.watch.wait_for(prefix, nodes - {ev.node}, since=ev.requested, timeout=max(6 * sla_seconds, 60))
             graceful = gone.t - ev.requested if gone else None
-            back_ev = orch.scale_lb(name, len(pods))[0]
+            back_ev = orch.add_lb(name, ev.node)[0]
             back = w.watch.wait_for(prefix, nodes, since=back_ev.requested, timeout=120)
             # crash: freeze the BGP speaker of the same pod; only the hold timer can notice
             pod = ev.pod

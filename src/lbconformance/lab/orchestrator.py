@@ -6,6 +6,7 @@ requests are all stamped there, so a delay never mixes the host's clock with the
 """
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import threading
@@ -22,6 +23,34 @@ from lbconformance.parse import ParseError, parse_gobgp_neighbors, parse_ipvsadm
 WATCHER = "/lab/lbconformance/dynamic/router_watch.py"   # the 9p share of src/
 GUEST_PYTHON = "/usr/bin/python3"                         # Debian's, with python3-pyroute2
 RESTORE_TIMEOUT = 180.0
+
+# Place one service's LB pods on exactly these nodes, with deploy.py's own functions (deploy.py's
+# scale-lb adds the first free node and removes the highest one, which cannot put every placement back).
+# Prints {state, events} like `deploy scale-lb`.
+PLACE_LB = """
+import json, sys, time
+from lbconformance.lab import deploy as d, topology as t
+svc = t.service(sys.argv[1])
+want = [int(x) for x in sys.argv[2].split(",") if x]
+state = d.load_state()
+nodes = state["lb"].setdefault(svc.name, [])
+events = []
+for n in sorted(set(nodes) - set(want), reverse=True):
+    nodes.remove(n)
+    d.save_state(state)
+    ev = {"pod": t.lb_pod_name(svc, n), "node": t.node_ip(n), "action": "stop", "requested": time.time()}
+    d.stop_lb(svc, n)
+    ev["stopped"] = time.time()
+    events.append(ev)
+for n in sorted(set(want) - set(nodes)):
+    ev = {"pod": t.lb_pod_name(svc, n), "node": t.node_ip(n), "action": "start", "requested": time.time()}
+    d.start_lb(svc, n)
+    ev["running"] = time.time()
+    events.append(ev)
+    nodes.append(n)
+    d.save_state(state)
+print(json.dumps({"state": state, "events": events}))
+"""
 
 
 def _web_dir(name: str) -> str:
@@ -160,6 +189,24 @@ class LabOrchestrator:
         return [ScaleEvent(e["pod"], e["node"], e["action"], e["requested"], e.get("running"), e.get("stopped"))
                 for e in out["events"]]
 
+    def place_lb(self, service: str, nodes) -> list[ScaleEvent]:
+        """Run the service's LB pods on exactly these node ids (stops first, then starts)."""
+        out = self.sh(f"PYTHONPATH=/lab python3 -c {shlex.quote(PLACE_LB)} {shlex.quote(service)} "
+                      f"{','.join(str(n) for n in sorted(nodes))}", timeout=600)
+        doc = json.loads(out)
+        self.lab.write_inventory(doc["state"])
+        return [ScaleEvent(e["pod"], e["node"], e["action"], e["requested"], e.get("running"), e.get("stopped"))
+                for e in doc["events"]]
+
+    def remove_lb(self, service: str, node: str) -> list[ScaleEvent]:
+        """Delete the service's LB pod on node (an address), gracefully."""
+        have = self._state().get("lb", {}).get(service, [])
+        return self.place_lb(service, [n for n in have if t.node_ip(n) != node])
+
+    def add_lb(self, service: str, node: str) -> list[ScaleEvent]:
+        have = self._state().get("lb", {}).get(service, [])
+        return self.place_lb(service, sorted(set(have) | {n for n in t.NODE_IDS if t.node_ip(n) == node}))
+
     def crash_lb(self, service: str, node: str) -> float:
         """Freeze the pod's exabgp (SIGSTOP): its TCP session stays open, so only the reflector's hold
         timer can withdraw the routes. Returns the VM time just before the signal."""
@@ -267,13 +314,8 @@ class LabOrchestrator:
             if int(st.get("web", {}).get(service, 0)) != count:
                 self.lab.scale_web(service, count)
         for service, nodes in original["lb"].items():
-            have = sorted(st.get("lb", {}).get(service, []))
-            if have != nodes:
-                keep = [n for n in have if n in nodes]
-                # scale-lb removes the highest node and adds the first free one: shrink to the common
-                # nodes, then grow back to the original placement
-                self.lab.scale_lb(service, len(keep) if set(keep) == set(have[:len(keep)]) else 0)
-                self.lab.scale_lb(service, len(nodes))
+            if sorted(st.get("lb", {}).get(service, [])) != nodes:
+                self.place_lb(service, nodes)
 
     def verify(self, original: dict, timeout: float = RESTORE_TIMEOUT) -> list[str]:
         end = time.monotonic() + timeout
