@@ -30,7 +30,7 @@ import time
 import pytest
 
 from lbconformance.dynamic import bandwidth as bw
-from lbconformance.dynamic.bench import Bench
+from lbconformance.dynamic.bench import BURST, Bench
 from lbconformance.dynamic.distribution import deviations, tolerance
 from lbconformance.dynamic.probes import every_pod_has, wait_ipvs
 from lbconformance.dynamic.trial import restoring
@@ -45,12 +45,16 @@ CONNECTIONS = int(os.environ.get("LBC_BENCH_CONNECTIONS", "32"))
 MAX_WEB = int(os.environ.get("LBC_BENCH_MAX_WEB", "4"))
 SHAPED_POINTS = int(os.environ.get("LBC_BENCH_SHAPED_POINTS", "2"))   # rates: r, r/2, ...
 ECMP_CONNECTIONS = 64
+# A shaped link needs only a few requests queued to stay busy; more connections only lengthen its queue
+# (and, past TCP's RTO, cause spurious retransmissions).
+SHAPED_CONNECTIONS = 8
 MAX_ERROR_RATE = 0.01
-# measured/model must sit in [1 - LOW, 1 + HIGH]. Above: htb's burst (3000 B) over a 5 s window at >= 0.5
-# Mbit/s is < 1 %, plus rate-table rounding (~1 %). Below: wrk is closed-loop, so the link idles whenever
-# every connection waits on the TCG-scheduled client or LB (most of all when connections reopen every
-# 100 requests, keepalive_requests), plus the run's first RTTs and the captured frames of other traffic.
-BANDWIDTH_TOLERANCE = (0.15, 0.05)
+# measured/model must sit in [1 - LOW, 1 + HIGH + burst share]. Above: htb lets one burst (bench.BURST
+# bytes) through above the rate in a run, i.e. BURST / (rate/8 x seconds) of the window, plus rate-table
+# rounding and wrk counting requests whose bytes straddle the window's ends (3 %). Below: wrk is
+# closed-loop, so the link idles whenever every connection waits on the TCG-scheduled client or LB (most
+# of all when connections reopen every 100 requests, keepalive_requests), plus the run's first RTTs.
+BANDWIDTH_TOLERANCE = (0.15, 0.03)
 EST_BYTES = 600.0   # bytes/request used only to pick a rate; the model uses the captured figure
 
 
@@ -207,7 +211,7 @@ def shaped_point(request, bench, svc, pod, node_host, rate_bps, seconds):
     bench.shape(pod, node_host, rate_bps)
     mac = bench.mac(pod)
     bench.capture_start(pod)
-    res = bench.wrk(_url(svc), CONNECTIONS, seconds)
+    res = bench.wrk(_url(svc), SHAPED_CONNECTIONS, seconds)
     pr = bench.capture_stop(pod, mac)
     model = bw.ceiling(rate_bps, pr.tc_bytes)
     progress(request, f"shaped {rate_bps / 1e6:g} Mbit/s: {res.describe()}; model {model:.0f} req/s "
@@ -229,8 +233,9 @@ def test_shaped_link_saturates_at_the_bandwidth_model(request, orchestrator, inv
         pod, node_host = next(iter(pods.items()))
         free = bench.wrk(_url(svc), CONNECTIONS, min(SECONDS, 3))
         require_traffic(free, "unshaped", f"client: wrk {_url(svc)}")
-        # the link must be the bottleneck: its ceiling at most a third of what the CPU carries unshaped
-        rate = max(0.25e6, min(4e6, round(free.rps / 3 * EST_BYTES * 8 / 0.25e6) * 0.25e6))
+        # the link must be the bottleneck: its ceiling at most a quarter of what the CPU carries unshaped
+        # (a loaded TCG host may carry only tens of req/s: then tens of kbit/s)
+        rate = max(16e3, min(4e6, round(free.rps / 4 * EST_BYTES * 8 / 8e3) * 8e3))
         progress(request, f"unshaped {svc.name} via {pod}: {free.describe()}; shaping at {rate / 1e6:g} Mbit/s")
         points = []
         for r in [rate / 2 ** i for i in range(max(1, SHAPED_POINTS))]:
@@ -240,7 +245,7 @@ def test_shaped_link_saturates_at_the_bandwidth_model(request, orchestrator, inv
             record_samples(request, "shaped-link", [(r / 1e6, res.rps, "measured"), (r / 1e6, model, "model")],
                            "htb rate (Mbit/s)|req/s", kind="curve",
                            label=f"Saturation of one shaped LB pod vs rate/8/(bytes per request) (§6.1.5); "
-                                 f"tolerance -{low:.0%}/+{high:.0%}")
+                                 f"tolerance -{low:.0%}/+{high:.0%} + htb burst")
             record_samples(request, "shaped-link-ratio", [res.rps / model], "measured/model")
         pr0 = points[0][2]
         request.node.user_properties.append(("bytes_per_request", pr0.describe()))
@@ -249,10 +254,11 @@ def test_shaped_link_saturates_at_the_bandwidth_model(request, orchestrator, inv
         request.node.user_properties.append(
             ("model_1gbps", f"{seed_like:.0f} req/s on 1 Gbps for {pr0.wire_bytes:.1f} wire bytes/request "
                             f"(the seed: {bw.seed_ceiling(12):.0f} for data=12)"))
-        bad = [(r, res.rps, model) for r, res, pr, model in points if not bw.within(res.rps, model, low, high)]
-        cpu = [r for r, res, pr, model in points if model > free.rps / 1.5]
+        bad = [(r, res.rps, model) for r, res, pr, model in points
+               if not bw.within(res.rps, model, low, high + BURST / (r / 8 * res.duration_s))]
+        cpu = [r for r, res, pr, model in points if model > free.rps / 2]
         require(not bad and not cpu,
-                expected=f"saturation within -{low:.0%}/+{high:.0%} of rate/8/tc-bytes-per-request, with the "
+                expected=f"saturation within -{low:.0%}/+({high:.0%} + burst share) of rate/8/tc-bytes-per-request, with the "
                          f"link (not the CPU: unshaped {free.rps:.0f} req/s) the bottleneck",
                 observed="; ".join(f"{r / 1e6:g} Mbit/s: {rps:.0f} req/s vs model {m:.0f} ({rps / m:.3f})"
                                    for r, rps, m in [(r, res.rps, m) for r, res, pr, m in points])
@@ -328,7 +334,7 @@ def test_ecmp_scaling_with_shaped_lb_links(request, orchestrator, inventory, ben
     k_max = orchestrator.max_lb(svc.name)
     with _restoring(orchestrator, f"benchmark ECMP scaling {svc.name}"):
         free = bench.wrk(_url(svc), ECMP_CONNECTIONS, min(SECONDS, 3))
-        rate = max(0.25e6, min(4e6, round(free.rps / (2 * k_max) * EST_BYTES * 8 / 0.25e6) * 0.25e6))
+        rate = max(16e3, min(4e6, round(free.rps / (2 * k_max) * EST_BYTES * 8 / 8e3) * 8e3))
         progress(request, f"ECMP {svc.name}: unshaped {free.describe()}; each LB link at {rate / 1e6:g} Mbit/s")
         got = {}
         for k in range(1, k_max + 1):
@@ -365,7 +371,7 @@ def test_throughput_follows_the_lb_count(request, orchestrator, inventory, bench
     step = max(8.0, 2 * SECONDS)
     with _restoring(orchestrator, f"benchmark LB count over time {svc.name}"):
         free = bench.wrk(_url(svc), ECMP_CONNECTIONS, min(SECONDS, 3))
-        rate = max(0.25e6, min(4e6, round(free.rps / (2 * k_max) * EST_BYTES * 8 / 0.25e6) * 0.25e6))
+        rate = max(16e3, min(4e6, round(free.rps / (2 * k_max) * EST_BYTES * 8 / 8e3) * 8e3))
         pods = scale_lb_and_wait(orchestrator, inventory, svc, plan[0])
         _shape_all(bench, pods, rate)
         before = {p: bench.tc_sent(p) for p in pods}

@@ -53,12 +53,12 @@ LB = "02:00:00:00:00:01"
 PEER = "02:00:00:00:00:02"
 
 
-def frame(src_mac: str, flags: int, payload: bytes = b"", opts: int = 12) -> bytes:
+def frame(src_mac: str, flags: int, payload: bytes = b"", opts: int = 12, seq: int = 1) -> bytes:
     mac = bytes.fromhex(src_mac.replace(":", ""))
     tcp_len = 20 + opts
     ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + tcp_len + len(payload), 0, 0, 64, 6, 0, b"\x0a\x01\x01\x01",
                      b"\x0a\x00\x64\x02")
-    tcp = struct.pack(">HHIIBBHHH", 80, 40000, 1, 1, (tcp_len // 4) << 4, flags, 100, 0, 0) + b"\x01" * opts
+    tcp = struct.pack(">HHIIBBHHH", 80, 40000, seq, 1, (tcp_len // 4) << 4, flags, 100, 0, 0) + b"\x01" * opts
     return bytes.fromhex(PEER.replace(":", "")) + mac + b"\x08\x00" + ip + tcp + payload
 
 
@@ -82,7 +82,7 @@ def one_connection(requests: int):
           frame(PEER, 0x12, opts=20), frame(LB, 0x12, opts=20)]            # SYN+ACK back, SYN+ACK to client
     for _ in range(requests):
         fs += [frame(PEER, 0x18, GET), frame(LB, 0x18, GET),                # GET in, GET forwarded out
-               frame(PEER, 0x18, RESP), frame(LB, 0x18, RESP),              # response in, response out
+               frame(PEER, 0x18, RESP), frame(LB, 0x18, RESP, seq=1 + len(fs)),  # response in, response out
                frame(PEER, 0x10), frame(LB, 0x10)]                          # the client's ACK, both legs
     fs += [frame(PEER, 0x11), frame(LB, 0x11)]
     return fs
@@ -137,3 +137,12 @@ def test_a_truncated_capture_keeps_whole_records_and_non_tcp_frames_are_other():
     assert len(bw.read_pcap(blob[:-5])) == len(one_connection(2)) - 1
     arp = bytes(12) + b"\x08\x06" + bytes(28)
     assert bw.classify(bw.Frame(0, len(arp), arp)).flags == "other"
+
+
+def test_a_retransmitted_response_is_one_response_but_its_bytes_count():
+    fs = one_connection(10)
+    again = [f for f in fs if f[6:12] == bytes.fromhex(LB.replace(":", "")) and RESP in f][:3]
+    pr = bw.per_request(bw.read_pcap(pcap(fs + again, snaplen=2000)), LB)
+    base = bw.per_request(bw.read_pcap(pcap(fs, snaplen=2000)), LB)
+    assert pr.responses == base.responses == 10
+    assert pr.out.bytes == base.out.bytes + sum(len(f) for f in again)

@@ -129,6 +129,7 @@ class Segment:
     flags: str            # S, SA, F, P (payload), A (pure ack), R, or "other" (not IPv4/TCP)
     payload: int
     head: bytes           # the first captured payload bytes
+    key: tuple = ()       # (src ip, dst ip, sport, dport, seq): a retransmission has the same key
 
 
 def classify(frame: Frame) -> Segment:
@@ -155,7 +156,8 @@ def classify(frame: Frame) -> Segment:
         kind = "P"
     else:
         kind = "A"
-    return Segment(src_mac, kind, payload, d[t0 + doff:t0 + doff + 16])
+    key = (d[26:30], d[30:34], d[t0:t0 + 2], d[t0 + 2:t0 + 4], d[t0 + 4:t0 + 8])
+    return Segment(src_mac, kind, payload, d[t0 + doff:t0 + doff + 16], key)
 
 
 @dataclass
@@ -206,17 +208,20 @@ class PerRequest:
 
 def per_request(frames, lb_mac: str) -> PerRequest:
     """Split the capture of the LB pod's eth0 by direction (source MAC == the pod's = sent) and divide by
-    the number of HTTP responses the pod sent (each response leaves the pod once, towards the client)."""
+    the number of HTTP responses the pod sent (each response leaves the pod once, towards the client).
+    A retransmitted response (same addresses, ports and sequence number) is one response; its bytes
+    count, as tc counts them."""
     lb_mac = lb_mac.lower()
-    out, inn, responses = Direction(), Direction(), 0
+    out, inn, seen = Direction(), Direction(), set()
     for f in frames:
         seg = classify(f)
         if seg.src_mac == lb_mac:
             out.add(seg, f.length)
             if seg.flags == "P" and seg.head.startswith(b"HTTP/1."):
-                responses += 1
+                seen.add(seg.key)
         else:
             inn.add(seg, f.length)
+    responses = len(seen)
     if not responses:
         raise ValueError(f"capture: no HTTP response sent by {lb_mac} among {len(list(frames))} frames "
                          "(wrong interface or MAC, or a snaplen below the TCP payload)")

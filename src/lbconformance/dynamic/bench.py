@@ -22,6 +22,7 @@ from lbconformance.dynamic.bandwidth import PerRequest, per_request, read_pcap
 WORK = "/tmp/lbc-bench"          # on the target (the VM's root mount namespace, seen from every netns)
 CHAIN, POST_CHAIN = "LBCBENCH", "LBCBENCHPOST"
 DNAT_PORT, NGINX_PORT = 8081, 8082
+BURST = 1600       # htb burst and cburst, bytes: one full frame; at most this much above the rate per run
 
 
 class BenchError(RuntimeError):
@@ -114,7 +115,7 @@ class Bench:
         for host, dev in ((pod, "eth0"), (node_host, peer)):
             self.sh(host, f"tc qdisc replace dev {dev} root handle 1: htb default 10 && "
                           f"tc class replace dev {dev} parent 1: classid 1:10 htb rate {rate} ceil {rate} "
-                          f"burst 3000 cburst 3000 && tc qdisc replace dev {dev} parent 1:10 handle 10: pfifo limit 1000")
+                          f"burst {BURST} cburst {BURST} && tc qdisc replace dev {dev} parent 1:10 handle 10: pfifo limit 1000")
         return s
 
     def unshape(self, pod: str) -> None:
