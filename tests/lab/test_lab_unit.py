@@ -176,3 +176,24 @@ def test_console_script_dispatches_lab(tmp_path):
     out = subprocess.run([sys.executable, "-m", "lbconformance.cli", "lab", "--help"], capture_output=True,
                          text=True, env=env, timeout=60)
     assert out.returncode == 0 and "lab COMMAND" in out.stdout
+
+
+def test_another_labs_processes_are_not_leftovers(tmp_path):
+    """A lab whose state folder is `state` must not claim the processes of `state-dyn` (a prefix of it)."""
+    import subprocess
+
+    fake = tmp_path / "bin" / "ssh"
+    fake.parent.mkdir()
+    fake.symlink_to("/bin/sh")
+    other = tmp_path / "state-dyn" / "ssh.ctl"
+    mine = tmp_path / "state" / "ssh.ctl"
+    procs = [subprocess.Popen([str(fake), "-c", "sleep 30; :", f"-oControlPath={p}"]) for p in (other, mine)]
+    try:
+        vm = LabVM(tmp_path / "state", progress=None)
+        left = vm.leftovers()
+        assert f"process {procs[1].pid} (ssh)" in left
+        assert f"process {procs[0].pid} (ssh)" not in left
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

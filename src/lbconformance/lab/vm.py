@@ -381,7 +381,7 @@ class LabVM:
         """What of this lab still exists: processes that name the state folder, mounts under the state
         or cache build folders, runtime files, the lock (if asked)."""
         left = []
-        state = str(self.state)
+        state = str(self.state).rstrip("/") + "/"  # with the slash: `state` must not match `state-dyn`
         ctl = str(self.control_path)
         for d in Path("/proc").iterdir():
             if not d.name.isdigit() or int(d.name) == os.getpid():
@@ -390,7 +390,7 @@ class LabVM:
             if argv and Path(argv[0]).name in (QEMU, "ssh") and any(state in a or ctl in a for a in argv):
                 if _alive(int(d.name)):
                     left.append(f"process {d.name} ({Path(argv[0]).name})")
-        roots = (state + "/", str(image_mod.cache_dir() / "images") + "/")
+        roots = (state, str(image_mod.cache_dir() / "images") + "/")
         for line in Path("/proc/self/mountinfo").read_text().splitlines():
             mnt = line.split()[4] + "/"
             if mnt.startswith(roots):
