@@ -45,9 +45,11 @@ CONNECTIONS = int(os.environ.get("LBC_BENCH_CONNECTIONS", "32"))
 MAX_WEB = int(os.environ.get("LBC_BENCH_MAX_WEB", "4"))
 SHAPED_POINTS = int(os.environ.get("LBC_BENCH_SHAPED_POINTS", "2"))   # rates: r, r/2, ...
 ECMP_CONNECTIONS = 64
-# A shaped link needs only a few requests queued to stay busy; more connections only lengthen its queue
-# (and, past TCP's RTO, cause spurious retransmissions).
-SHAPED_CONNECTIONS = 8
+# A shaped link stays busy only while requests queue on it. Under TCG one connection carries ~15-20
+# req/s (each request crosses client, router, node, LB and web pod on 2 vCPUs), so the link needs
+# several times model/15 connections; 64 keep it queued at the rates picked below, yet the queue stays
+# far under TCP's RTO (64 x ~370 B at >= 16 kbit/s... drain in < 1 s at the usual 0.3-1 Mbit/s).
+SHAPED_CONNECTIONS = 64
 MAX_ERROR_RATE = 0.01
 # measured/model must sit in [1 - LOW, 1 + HIGH + burst share]. Above: htb lets one burst (bench.BURST
 # bytes) through above the rate in a run, i.e. BURST / (rate/8 x seconds) of the window, plus rate-table

@@ -23,10 +23,10 @@ class FakeOrch:
             return 0, "1: lo: <LOOPBACK>\n7: lb1@if2: <BROADCAST> mtu 1500\n", ""
         if cmd == "cat /sys/class/net/eth0/address":
             return 0, "02:00:00:00:00:01\n", ""
-        for dev in re.findall(r"tc qdisc replace dev (\S+) root", cmd):
-            self.qdisc[(host, dev)] = "htb"
         for dev in re.findall(r"tc qdisc del dev (\S+) root", cmd):
             self.qdisc.pop((host, dev), None)
+        for dev in re.findall(r"tc qdisc add dev (\S+) root", cmd):
+            self.qdisc[(host, dev)] = "htb"
         if "iptables -t nat -N" in cmd:
             self.nat[host] = cmd
         if f"iptables -t nat -X {CHAIN}" in cmd:
@@ -51,10 +51,11 @@ class FakeOrch:
 def test_shape_both_ends_and_cleanup():
     orch = FakeOrch()
     b = Bench(orch)
-    s = b.shape("lb-web1-node105", "node105", 2e6)
+    b.shape("lb-web1-node105", "node105", 1e6)
+    s = b.shape("lb-web1-node105", "node105", 2e6)     # again, at another rate: replaces the first
     assert s.peer == "lb1"
     assert set(orch.qdisc) == {("lb-web1-node105", "eth0"), ("node105", "lb1")}
-    cmds = [c for h, c in orch.calls if "htb rate" in c]
+    cmds = [c for h, c in orch.calls if "htb rate" in c][2:]
     assert len(cmds) == 2 and all("rate 2000000bit ceil 2000000bit" in c for c in cmds)
     assert b.tc_sent("lb-web1-node105") == (12345, 67)
     assert b.leftovers({"lb-web1-node105": "node105"}) == ["lb-web1-node105: htb still there",

@@ -113,9 +113,9 @@ class Bench:
         self.shaped[pod] = s
         rate = f"{int(rate_bps)}bit"
         for host, dev in ((pod, "eth0"), (node_host, peer)):
-            self.sh(host, f"tc qdisc replace dev {dev} root handle 1: htb default 10 && "
-                          f"tc class replace dev {dev} parent 1: classid 1:10 htb rate {rate} ceil {rate} "
-                          f"burst {BURST} cburst {BURST} && tc qdisc replace dev {dev} parent 1:10 handle 10: pfifo limit 1000")
+            self.sh(host, f"tc qdisc del dev {dev} root 2>/dev/null; tc qdisc add dev {dev} root handle 1: htb default 10 && "
+                          f"tc class add dev {dev} parent 1: classid 1:10 htb rate {rate} ceil {rate} "
+                          f"burst {BURST} cburst {BURST} && tc qdisc add dev {dev} parent 1:10 handle 10: pfifo limit 1000")
         return s
 
     def unshape(self, pod: str) -> None:
