@@ -180,20 +180,13 @@ def test_console_script_dispatches_lab(tmp_path):
 
 def test_another_labs_processes_are_not_leftovers(tmp_path):
     """A lab whose state folder is `state` must not claim the processes of `state-dyn` (a prefix of it)."""
-    import subprocess
+    from lbconformance.lab.vm import names_state
 
-    fake = tmp_path / "bin" / "ssh"
-    fake.parent.mkdir()
-    fake.symlink_to("/bin/sh")
-    other = tmp_path / "state-dyn" / "ssh.ctl"
-    mine = tmp_path / "state" / "ssh.ctl"
-    procs = [subprocess.Popen([str(fake), "-c", "sleep 30; :", f"-oControlPath={p}"]) for p in (other, mine)]
-    try:
-        vm = LabVM(tmp_path / "state", progress=None)
-        left = vm.leftovers()
-        assert f"process {procs[1].pid} (ssh)" in left
-        assert f"process {procs[0].pid} (ssh)" not in left
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
+    vm = LabVM(tmp_path / "state", progress=None)
+    state = str(vm.state).rstrip("/") + "/"
+    ctl = str(vm.control_path)
+    other = ["qemu-system-x86_64", "-pidfile", str(tmp_path / "state-dyn" / "qemu.pid")]
+    mine = ["qemu-system-x86_64", "-pidfile", str(tmp_path / "state" / "qemu.pid")]
+    assert names_state(mine, state, ctl)
+    assert not names_state(other, state, ctl)
+    assert names_state(["ssh", "-S", ctl, "lab"], state, ctl)

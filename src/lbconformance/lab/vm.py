@@ -88,6 +88,12 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
+def names_state(argv: list[str], state: str, ctl: str) -> bool:
+    """Whether a command line belongs to the lab whose state folder is `state` (ending in "/"), so that
+    `.../state/` never matches `.../state-dyn/`."""
+    return any(state in a or ctl in a for a in argv)
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -387,7 +393,7 @@ class LabVM:
             if not d.name.isdigit() or int(d.name) == os.getpid():
                 continue
             argv = _cmdline(int(d.name))
-            if argv and Path(argv[0]).name in (QEMU, "ssh") and any(state in a or ctl in a for a in argv):
+            if argv and Path(argv[0]).name in (QEMU, "ssh") and names_state(argv, state, ctl):
                 if _alive(int(d.name)):
                     left.append(f"process {d.name} ({Path(argv[0]).name})")
         roots = (state, str(image_mod.cache_dir() / "images") + "/")
