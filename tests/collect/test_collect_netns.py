@@ -40,6 +40,8 @@ def hosts(tmp_path_factory):
     created = []
     try:
         for ns in (NODE, POD, ROUTER):
+            # this test's own names: a run killed before its teardown leaves them behind
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             sh("ip", "netns", "add", ns)
             created.append(ns)
             sh("ip", "-n", ns, "link", "set", "lo", "up")
