@@ -1,23 +1,25 @@
 """The reference deployment (design.md §5) in the lab VM: issue 6's done-when, checked from the outside."""
-import json
-
 import pytest
 
 from lbconformance.lab import topology as t
-from lbconformance.parse import parse_gobgp_neighbors, parse_ip_route_json, parse_ipvsadm, parse_keepalived
+from lbconformance.parse import (
+    expand_nhid,
+    parse_gobgp_neighbors,
+    parse_ip_nexthop_json,
+    parse_ip_route_json,
+    parse_ipvsadm,
+    parse_keepalived,
+)
 
 pytestmark = pytest.mark.lab
 
 
 def next_hops(lab, prefix):
     routes = parse_ip_route_json(lab.vm.run("ip -j route show proto bgp", host="router").stdout, "router")
-    nh = {n["id"]: n for n in json.loads(lab.vm.run("ip -j nexthop", host="router").stdout or "[]")}
+    objects = parse_ip_nexthop_json(lab.vm.run("ip -j nexthop", host="router").stdout or "[]", "router")
     for r in routes:
         if r.dst == prefix:
-            if r.nhid is not None:
-                group = nh[r.nhid].get("group", [])
-                return sorted(nh[m["id"]]["gateway"] for m in group) or [nh[r.nhid]["gateway"]]
-            return sorted(h.gateway for h in r.nexthops)
+            return sorted(h.gateway for h in expand_nhid(r, objects).paths)
     return []
 
 

@@ -21,7 +21,14 @@ from pathlib import Path
 from lbconformance.controller import Controller, FileEndpoints
 from lbconformance.lab import topology as t
 from lbconformance.models import BgpPeer
-from lbconformance.parse import ParseError, parse_gobgp_neighbors
+from lbconformance.parse import (
+    ParseError,
+    expand_nhid,
+    parse_gobgp_neighbors,
+    parse_ip_nexthop_json,
+    parse_ip_route_json,
+    parse_ipvsadm,
+)
 
 STATE = Path(t.RUN) / "state.json"
 IPVS_CAPS = "net_admin,sys_module"
@@ -553,28 +560,28 @@ def established(peers: list[BgpPeer]) -> list[str]:
 
 def router_next_hops() -> dict[str, set[str]]:
     """{prefix: next-hop gateways} from the router's kernel FIB (nhid groups expanded)."""
-    routes = json.loads(sh(nsx("router", "ip -j route show proto bgp"), check=False) or "[]")
-    groups = {}
-    for nh in json.loads(sh(nsx("router", "ip -j nexthop"), check=False) or "[]"):
-        groups[nh["id"]] = nh
+    try:
+        routes = parse_ip_route_json(sh(nsx("router", "ip -j route show proto bgp"), check=False) or "[]", "router")
+        objects = parse_ip_nexthop_json(sh(nsx("router", "ip -j nexthop"), check=False) or "[]", "router")
+    except ParseError:
+        return {}
     out: dict[str, set[str]] = {}
     for r in routes:
-        hops = set()
-        if r.get("gateway"):
-            hops.add(r["gateway"])
-        for h in r.get("nexthops", []):
-            if h.get("gateway"):
-                hops.add(h["gateway"])
-        if "nhid" in r and r["nhid"] in groups:
-            g = groups[r["nhid"]]
-            for member in g.get("group", []):
-                m = groups.get(member["id"], {})
-                if m.get("gateway"):
-                    hops.add(m["gateway"])
-            if g.get("gateway"):
-                hops.add(g["gateway"])
-        out[r["dst"]] = hops
+        try:
+            r = expand_nhid(r, objects)
+        except KeyError:  # a group replaced between the two reads: the next poll sees it
+            pass
+        out[r.dst] = {h.gateway for h in r.paths if h.gateway}
     return out
+
+
+def ipvs_real_servers(pod: str) -> set[str]:
+    """`address:port` of every real server in the pod's IPVS table."""
+    try:
+        table = parse_ipvsadm(sh(nsx(pod, "ipvsadm -Ln"), check=False), f"{pod}: ipvsadm -Ln")
+    except ParseError:
+        return set()
+    return {f"{r.address}:{r.port}" for vs in table.services for r in vs.real_servers}
 
 
 def problems(curl: bool = True) -> list[str]:
@@ -595,9 +602,7 @@ def problems(curl: bool = True) -> list[str]:
         eps = {f"{t.web_pod(s, k)[2]}:{s.port}" for k in range(state["web"].get(s.name, 0))}
         for n in state["lb"].get(s.name, []):
             pod = t.lb_pod_name(s, n)
-            table = sh(nsx(pod, "ipvsadm -Ln"), check=False)
-            real = {ln.split()[1] for ln in table.splitlines() if ln.strip().startswith("->") and ":" in ln.split()[1]
-                    and not ln.split()[1].startswith("RemoteAddress")}
+            real = ipvs_real_servers(pod)
             if real != eps:
                 out.append(f"{pod}: IPVS real servers {sorted(real)}, expected {sorted(eps)}")
         if curl and state["lb"].get(s.name) and eps:
