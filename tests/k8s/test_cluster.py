@@ -340,6 +340,79 @@ def test_privileged_pod_spec_fails_next_to_the_runtime_check(pytester, api_serve
     assert "env" not in json.dumps(spec)  # env values may be secrets: never in the snapshot
 
 
+def _ipvs(spec):
+    return spec["containers"][0]
+
+
+def _exabgp(spec):
+    return spec["containers"][1]
+
+
+def _ipvs_lost_sys_module(spec):
+    _ipvs(spec)["securityContext"]["capabilities"]["add"] = ["NET_ADMIN"]
+
+
+def _lib_modules_from_a_copy(spec):
+    """A copy made at deploy time instead of the node's modules: stale after a kernel upgrade."""
+    spec["volumes"][0]["hostPath"]["path"] = "/opt/lb/modules"
+
+
+def _lib_modules_unmounted(spec):
+    _ipvs(spec)["volumeMounts"] = []
+
+
+def _exabgp_lost_sys_admin(spec):
+    _exabgp(spec)["securityContext"]["capabilities"]["add"] = ["NET_ADMIN"]
+
+
+def _node_netns_not_mounted(spec):
+    _exabgp(spec)["volumeMounts"] = []
+
+
+# one broken pod spec per way a pod-spec check can fail: (pod, the fault, the check that must fail,
+# its expected, its observed, the container its `where` names)
+BROKEN_POD_SPECS = [
+    pytest.param("lb-web1-node105", _ipvs_lost_sys_module, "CAP-001",
+                 "test_ipvs_container_spec_adds_net_admin_and_sys_module",
+                 "capabilities.add ⊇ [NET_ADMIN, SYS_MODULE]", "missing ['SYS_MODULE']",
+                 "spec.containers[ipvs].securityContext.capabilities.add", id="ipvs-lost-sys-module"),
+    pytest.param("lb-web1-node107", _lib_modules_from_a_copy, "CAP-002",
+                 "test_ipvs_container_spec_mounts_node_lib_modules_read_only",
+                 "hostPath /lib/modules (the node's)", "volume 'modules' with hostPath /opt/lb/modules",
+                 "spec.containers[ipvs].volumeMounts", id="lib-modules-not-the-nodes"),
+    pytest.param("lb-web2-node106", _lib_modules_unmounted, "CAP-002",
+                 "test_ipvs_container_spec_mounts_node_lib_modules_read_only",
+                 "a volumeMount at /lib/modules", "none", "spec.containers[ipvs].volumeMounts",
+                 id="lib-modules-unmounted"),
+    pytest.param("lb-web2-node107", _exabgp_lost_sys_admin, "CAP-004",
+                 "test_exabgp_container_spec_can_install_node_route",
+                 "capabilities.add ⊇ [NET_ADMIN, SYS_ADMIN]", "missing ['SYS_ADMIN']",
+                 "spec.containers[exabgp]", id="exabgp-lost-sys-admin"),
+    pytest.param("lb-web1-node106", _node_netns_not_mounted, "CAP-004",
+                 "test_exabgp_container_spec_can_install_node_route",
+                 "the node's netns file mounted (hostPath /proc/1/ns/net or /run/netns/NAME)", "mounts none",
+                 "spec.containers[exabgp]", id="node-netns-not-mounted"),
+]
+
+
+@pytest.mark.parametrize("pod, fault, requirement, check, expected, observed, container", BROKEN_POD_SPECS)
+def test_broken_pod_spec_fails_exactly_its_check(pytester, api_server, kubeconfig, user_inventory, pod, fault,
+                                                 requirement, check, expected, observed, container):
+    """Each pod-spec check can fail: one pod's spec broken one way fails that check on that pod only, and
+    says what it expected, what it saw, and in which pod and container."""
+    fault(api_server.cluster.pods[("lb", pod)]["spec"])
+    r, doc, _ = run_results(pytester, f"--cluster={kubeconfig}", f"--inventory={user_inventory}")
+    spec = {(x["requirement"], x["target"], x["nodeid"].split("::")[1].split("[")[0]): x
+            for x in doc["results"] if "test_podspec.py" in x["nodeid"]}
+    assert len(spec) == 4 * 5, r.stdout.str()[-3000:]  # 4 pod-spec checks x 5 LB pods
+    failed = {k for k, x in spec.items() if x["outcome"] != "passed"}
+    assert failed == {(requirement, pod, check)}, {k: spec[k]["outcome"] for k in failed}
+    got = spec[(requirement, pod, check)]
+    assert got["outcome"] == "failed"
+    assert (got["expected"], got["observed"]) == (expected, observed)
+    assert got["where"].startswith(f"{pod} {container}") and "pod-spec.json" in got["where"], got["where"]
+
+
 def test_exec_timeout_gives_rc_124_in_time(api_server, kubeconfig):
     import time
 
