@@ -190,3 +190,26 @@ def test_another_labs_processes_are_not_leftovers(tmp_path):
     assert names_state(mine, state, ctl)
     assert not names_state(other, state, ctl)
     assert names_state(["ssh", "-S", ctl, "lab"], state, ctl)
+
+
+def test_a_silent_guest_is_booted_once_more_then_named(tmp_path, monkeypatch):
+    """qemu running but the guest printing nothing (a TCG start-up hang seen once here): stop it, boot once
+    more, and if that is silent too, one 'boot' error; no process left behind."""
+    from lbconformance.lab import vm as vm_mod
+    img = _fake_image(tmp_path)
+    vm = LabVM(tmp_path / "state", progress=None)
+    vm.state.mkdir()
+    boots = []
+
+    def silent_qemu(img, initrd, port, state, share):  # a "daemonized qemu" that never writes its console
+        boots.append(port)
+        return ["bash", "-c", f"(exec -a {vm_mod.QEMU} {sys.executable} -c 'import time; time.sleep(60)' -pidfile {state / 'qemu.pid'}) "
+                f">/dev/null 2>&1 </dev/null & echo $! > {state / 'qemu.pid'}"]
+
+    monkeypatch.setattr(vm_mod, "qemu_command", silent_qemu)
+    monkeypatch.setattr(vm_mod, "SILENT_GUEST_TIMEOUT", 1)
+    with pytest.raises(LabError) as ei:
+        vm._boot(img)
+    assert ei.value.phase == "boot" and "wrote nothing to the console" in str(ei.value) and "twice" in str(ei.value)
+    assert len(boots) == 2
+    assert vm.pid() is None and vm.leftovers() == []

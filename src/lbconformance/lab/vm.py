@@ -38,6 +38,7 @@ GUEST_SSH_PORT = 22
 # Phase timeouts (seconds).
 QEMU_START_TIMEOUT = 60
 BOOT_TIMEOUT = 240
+SILENT_GUEST_TIMEOUT = 120  # no console byte at all by then: the guest never started (seen once here); boot again
 SSH_TIMEOUT = 60
 STOP_TIMEOUT = 4
 LOCK_TIMEOUT = 600
@@ -276,7 +277,7 @@ class LabVM:
                           f"(pid {self.pid()}, ssh 127.0.0.1:{self.port()})")
             return True
 
-    def _boot(self, img: image_mod.Image, initrd: Path | None = None) -> None:
+    def _boot(self, img: image_mod.Image, initrd: Path | None = None, retry: bool = False) -> None:
         if self.console.exists():
             self.console.replace(self.state / "console.prev.log")
         qlog = self.state / "qemu.log"
@@ -300,11 +301,18 @@ class LabVM:
         (self.state / "image").write_text(f"{img.dir}\n")
         try:
             self._wait_ssh(img, port)
+        except _SilentGuest as e:
+            self._stop()
+            if retry:
+                raise LabError("boot", f"{e} (twice)", log_tail(qlog), qlog) from None
+            self.progress(f"boot: {e}; stopping it and booting once more")
+            self._boot(img, initrd, retry=True)
         except BaseException:
             self._stop()
             raise
 
     def _wait_ssh(self, img: image_mod.Image, port: int) -> None:
+        """Wait for the guest's sshd, then for its init to finish; _SilentGuest when it never started."""
         t0 = time.monotonic()
         deadline = t0 + BOOT_TIMEOUT
         pid = None
@@ -326,6 +334,8 @@ class LabVM:
                     raise LabError("boot", f"guest reported {bad!r}", log_tail(self.console), self.console)
             if _banner(port):
                 break
+            if time.monotonic() > t0 + SILENT_GUEST_TIMEOUT and not _size(self.console):
+                raise _SilentGuest(f"qemu pid {pid} wrote nothing to the console in {SILENT_GUEST_TIMEOUT} s")
             if time.monotonic() > deadline:
                 raise LabError("boot", f"no sshd banner on 127.0.0.1:{port} after {BOOT_TIMEOUT} s",
                                log_tail(self.console), self.console)
@@ -461,3 +471,14 @@ def _rss_mb(pid: int) -> float | None:
     except OSError:
         pass
     return None
+
+
+class _SilentGuest(Exception):
+    """qemu runs but the guest printed nothing: it never started (a TCG start-up hang; booting again helps)."""
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
