@@ -50,7 +50,7 @@ def waves(faults=FAULTS) -> list[list[Fault]]:
             for w in out:
                 if any(g.exclusive or g.dynamic for g in w):
                     continue
-                if all(g.target != f.target and not (reqs_of(g) & reqs) for g in w):
+                if all(not (g.hosts & f.hosts) and not (reqs_of(g) & reqs) for g in w):
                     w.append(f)
                     break
             else:

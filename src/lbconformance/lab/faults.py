@@ -25,7 +25,8 @@ FLAGS = Path(t.RUN) / "fault-flags"
 class Fault:
     """`target`: the inventory host (or service) whose check of `requirement` must fail.
     `cascades`: other requirements that may fail too, with the reason. `exclusive`: the fault
-    disturbs the whole lab, so the matrix applies it alone."""
+    disturbs the whole lab, so the matrix applies it alone. `touches`: other hosts it changes (a pod
+    whose exabgp it restarts, say): the matrix never puts two faults on one host in a wave."""
 
     name: str
     requirement: str
@@ -33,6 +34,11 @@ class Fault:
     summary: str
     cascades: dict[str, str] = field(default_factory=dict)
     exclusive: bool = False
+    touches: tuple[str, ...] = ()
+
+    @property
+    def hosts(self) -> set[str]:
+        return {self.target, *self.touches}
 
     @property
     def dynamic(self) -> bool:
@@ -100,20 +106,23 @@ FAULTS = (
     Fault("dynamic-prefix-too-narrow", "PEER-003", "rr", "dynamic-neighbors prefix 172.16.105.0/24: pods on "
           "other nodes are refused", exclusive=True, cascades=SESSIONS_LOST),
     Fault("pod-peers-router", "PEER-004", "router", "lb-web1-node106's exabgp also peers with the router "
-          "directly (SNATed, as its node)", cascades={"PEER-005": "the router gets an extra path"}),
+          "directly (SNATed, as its node)", cascades={"PEER-005": "the router gets an extra path"},
+          touches=(P106,)),
     Fault("add-paths-missing", "PEER-005", "router", "add-paths removed from the reflector's router neighbor",
           exclusive=True, cascades={"ECMP-001": "the router installs one next hop per prefix", **DATA,
                                     "ECMP-004": "scale events no longer change the next hops",
                                     "ECMP-005": "removals may not change the next hops"}),
     Fault("hold-time-zero", "PEER-006", "rr", "lb-web2-node107's exabgp asks hold time 0: no keepalives, "
-          "a crash is never detected"),
+          "a crash is never detected", touches=(Q107,)),
     Fault("router-id-is-node-ip", "PEER-007", Q106, "lb-web2-node106's exabgp uses router-id = its node IP"),
     Fault("hash-policy-l3", "ECMP-002", "router", "net.ipv4.fib_multipath_hash_policy = 0 on the router"),
-    Fault("exabgp-died", "ECMP-001", "web1", "the exabgp of lb-web1-node107 was killed", cascades=EXABGP_GONE),
+    Fault("exabgp-died", "ECMP-001", "web1", "the exabgp of lb-web1-node107 was killed", cascades=EXABGP_GONE,
+          touches=(P107,)),
     Fault("service-filtered-at-router", "ECMP-003", "router", "a route-map on the router drops 10.1.2.0/24",
           cascades={"ECMP-001": "web2 has no route", "PEER-005": "web2's paths are filtered"}),
     Fault("rx-on-one-cpu", "RPS-001", "node105", "rps_cpus = 1 on node105's eth0 (no RSS): one CPU"),
-    Fault("overlay-mtu-wrong", "OVERLAY-001", "node106", "lb-web1-node106's eth0 MTU 1450 on a host-gw overlay"),
+    Fault("overlay-mtu-wrong", "OVERLAY-001", "node106", "lb-web1-node106's eth0 MTU 1450 on a host-gw overlay",
+          touches=(P106,)),
     Fault("udp-backend", "OVERLAY-002", "node107", "a flannel0 tun device: the udp backend",
           cascades={"OVERLAY-001": "the backend found differs from the inventory's host-gw"}),
     Fault("web-pod-firewalled", "DATA-001", "web1", "web1-2 drops HTTP from the overlay (its health check "
@@ -311,6 +320,7 @@ def _apply(name: str) -> None:
     elif name == "overlay-mtu-wrong":
         in_pod(P106, "ip link set eth0 mtu 1450")
     elif name == "udp-backend":
+        d.sh("modprobe tun")  # /dev/net/tun appears (devtmpfs) once the module is loaded
         d.sh(d.nsx("node107", "ip tuntap add flannel0 mode tun"))
     elif name == "web-pod-firewalled":
         name_, _, _ = t.web_pod(W1, 2)
