@@ -202,7 +202,7 @@ def test_nat_return_path_is_masqueraded_with_ipvs_conntrack(lb_pod, inventory, f
             where=facts.where(lb_pod.name, "iptables-save.txt"))
 
 
-RESYNC_GIVE_UP = 180.0  # s: not a requirement's bound, only when to stop waiting
+RESYNC_GIVE_UP = 90.0  # s: not a requirement's bound, only when to stop waiting
 
 
 @pytest.mark.requirement("IPVS-009")

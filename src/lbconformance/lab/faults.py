@@ -104,7 +104,8 @@ FAULTS = (
           "lost its exemption: node106's pods collapse into one session from the node IP", exclusive=True,
           cascades=SESSIONS_LOST),
     Fault("dynamic-prefix-too-narrow", "PEER-003", "rr", "dynamic-neighbors prefix 172.16.105.0/24: pods on "
-          "other nodes are refused", exclusive=True, cascades=SESSIONS_LOST),
+          "other nodes are refused", exclusive=True, cascades={
+              **SESSIONS_LOST, "ECMP-003": "web2 has no LB pod on node105: its prefix reaches the router from no one"}),
     Fault("pod-peers-router", "PEER-004", "router", "lb-web1-node106's exabgp also peers with the router "
           "directly (SNATed, as its node)", cascades={"PEER-005": "the router gets an extra path"},
           touches=(P106,)),
@@ -325,6 +326,10 @@ def _apply(name: str) -> None:
     elif name == "web-pod-firewalled":
         name_, _, _ = t.web_pod(W1, 2)
         d.sh(d.nsx(name_, f"iptables -A INPUT -p tcp --dport 80 -s {t.POD_CIDR} -j DROP"))
+        gone = web_ip(W1, 2)  # keepalived's checks must take it out first, or IPVS-004 sees the transient
+        pods = [t.lb_pod_name(W1, n) for n in d.load_state()["lb"]["web1"]]
+        d.wait_for(lambda: not any(f"{gone}:80" in d.ipvs_real_servers(p) for p in pods), 120,
+                   f"keepalived never removed the firewalled {gone} from {pods}", interval=1)
     elif name == "controllers-stopped":
         for n in d.load_state()["lb"]["web1"]:
             d.stop_pid(f"{t.RUN}/pods/{t.lb_pod_name(W1, n)}/controller.pid")
