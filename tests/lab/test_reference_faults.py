@@ -8,7 +8,7 @@ import pytest
 from lbconformance.catalog import load_catalog
 from lbconformance.lab.faults import BY_NAME, DYNAMIC, FAULTS
 
-from .matrix import REPO, run_matrix, table, waves
+from .matrix import REPO, judge, run_matrix, table, waves
 
 
 def test_every_any_requirement_has_a_fault():
@@ -51,7 +51,8 @@ def test_fault_matrix(reference_lab, tmp_path):
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     t0 = time.monotonic()
     _, outcomes = run_matrix(reference_lab, tmp_path, faults, progress=lambda m: print(m, flush=True))
-    text = table(outcomes, started, time.monotonic() - t0)
+    any_reqs = sorted(r.id for r in load_catalog().values() if "any" in r.scope)
+    text = table(outcomes, started, time.monotonic() - t0, any_reqs)
     print(text)
     if not only:
         (REPO / "docs" / "fault-matrix.md").write_text(text)
@@ -59,5 +60,21 @@ def test_fault_matrix(reference_lab, tmp_path):
               + (o.error or ("not caught" if not o.caught else "") + ("; unexpected: " + "; ".join(o.unexpected) if o.unexpected else ""))
               for o in outcomes if not o.ok]
     assert not failed, "\n".join(failed)
+    assert only or "**none**" not in text, "a requirement of scope any is caught by no fault"
     assert reference_lab.health() == []
     assert Path(REPO / "docs").is_dir()
+
+
+def test_judge_counts_a_new_hosts_failures_only():
+    """A fault that adds a host (a second LB pod): its passing checks are no change, its failures are."""
+    f = BY_NAME["two-lb-pods-one-node"]
+    base = {"results": [{"requirement": "ROUTE-004", "nodeid": "r4[node105]", "outcome": "passed", "target": "node105"}]}
+    caught = {"requirement": "ROUTE-004", "nodeid": "r4[node105]", "outcome": "failed", "target": "node105",
+              "message": "web1: 2 LB pods"}
+    new_ok = {"requirement": "IPVS-001", "nodeid": "i1[lb-web1-node105b]", "outcome": "passed",
+              "target": "lb-web1-node105b", "message": ""}
+    [o] = judge([f], base, [caught, new_ok], 1, 0.0)
+    assert o.ok
+    new_bad = dict(new_ok, outcome="failed", message="config broken")
+    [o] = judge([f], base, [caught, new_bad], 1, 0.0)
+    assert not o.ok and "IPVS-001 lb-web1-node105b: None -> failed" in o.unexpected[0]
