@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,35 @@ def test_disruptive_smoke_records_samples_and_restores_the_lab(lab_vm, tmp_path)
     assert len(ipvs["samples"]["resync-delay"]["values"]) == 2
     assert out.count("[lbconformance] ECMP-004 web2 trial ") == 2       # one progress line per trial
     assert lab.state() == before and lab.health() == []                 # left as it was found
+
+
+@pytest.mark.lab
+def test_ctrl_c_in_the_sla_loop_restores_the_lab(lab_vm, tmp_path):
+    """Ctrl-C (SIGINT) while ECMP-004 scales LB pods: the run stops, and the LB placement is put back."""
+    lab = ReferenceLab(lab_vm)
+    lab.up()
+    before = lab.state()
+    assert lab.health() == []
+    env = dict(os.environ, LBCONFORMANCE_STATE=str(lab_vm.state), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--lab", "--allow-disruptive",
+                             "--trials", "5", f"--report-dir={tmp_path}", "-k", "web2 and scale_events", "suites"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        for line in proc.stdout:                        # wait for trial 1, then interrupt trial 2 mid-scale
+            seen.append(line)
+            if "ECMP-004 web2 trial 1/5" in line:
+                time.sleep(3)
+                proc.send_signal(signal.SIGINT)
+                break
+        rest, _ = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(seen) + rest
+    assert "ECMP-004 web2 trial 1/5" in out, out[-3000:]
+    assert proc.returncode == 2, out[-3000:]            # pytest's "interrupted"
+    assert "restored and verified" in out or lab.state() == before, out[-3000:]
+    assert "trial 5/5" not in out                       # it really stopped
+    assert lab.state() == before, out[-3000:]           # the pod placement is back
+    assert lab.health() == []
