@@ -26,7 +26,8 @@ class Fault:
     """`target`: the inventory host (or service) whose check of `requirement` must fail.
     `cascades`: other requirements that may fail too, with the reason. `exclusive`: the fault
     disturbs the whole lab, so the matrix applies it alone. `touches`: other hosts it changes (a pod
-    whose exabgp it restarts, say): the matrix never puts two faults on one host in a wave."""
+    whose exabgp it restarts, and that pod's node, whose route the restart re-installs): the matrix never
+    puts two faults on one host in a wave."""
 
     name: str
     requirement: str
@@ -68,7 +69,7 @@ FAULTS = (
                  ("CAP-001", "CAP-002", "CAP-005", "IPVS-001", "IPVS-002", "IPVS-003", "IPVS-004", "IPVS-005",
                   "IPVS-006", "IPVS-007", "IPVS-008", "IPVS-009", "IPVS-010")}, **DATA}),
     Fault("exabgp-without-sys-admin", "CAP-004", P106, "the exabgp container restarted without CAP_SYS_ADMIN "
-          "(it can no longer enter the node's netns)"),
+          "(it can no longer enter the node's netns)", touches=("node106",)),
     Fault("ipvs-privileged", "CAP-005", P107, "the ipvs container restarted privileged (every capability)"),
     Fault("keepalived-config-broken", "IPVS-001", P107, "an operator's ipvs.d file with an unclosed block",
           cascades={r: "the pod's config cannot be parsed, so it cannot be compared" for r in
@@ -93,7 +94,7 @@ FAULTS = (
     Fault("pod-local-route-deleted", "ROUTE-002", P106, "the pod's local <prefix> dev eth0 route deleted",
           cascades=DATA),
     Fault("wrong-next-hop", "ROUTE-003", P107, "exabgp announces next-hop 10.0.0.108 (not its node)",
-          cascades={"ECMP-001": "the router's next hops follow the announcement", **DATA}),
+          cascades={"ECMP-001": "the router's next hops follow the announcement", **DATA}, touches=("node107",)),
     Fault("two-lb-pods-one-node", "ROUTE-004", "node105", "a second web1 LB pod on node105",
           cascades={"PEER-005": "the router gets 4 paths for 3 next hops"}),
     Fault("reflector-exemption-missing", "PEER-001", "node106", "node106's masquerade exemption for the reflector "
@@ -108,14 +109,15 @@ FAULTS = (
               **SESSIONS_LOST, "ECMP-003": "web2 has no LB pod on node105: its prefix reaches the router from no one"}),
     Fault("pod-peers-router", "PEER-004", "router", "lb-web1-node106's exabgp also peers with the router "
           "directly (SNATed, as its node)", cascades={"PEER-005": "the router gets an extra path"},
-          touches=(P106,)),
+          touches=(P106, "node106")),
     Fault("add-paths-missing", "PEER-005", "router", "add-paths removed from the reflector's router neighbor",
           exclusive=True, cascades={"ECMP-001": "the router installs one next hop per prefix", **DATA,
                                     "ECMP-004": "scale events no longer change the next hops",
                                     "ECMP-005": "removals may not change the next hops"}),
     Fault("hold-time-zero", "PEER-006", "rr", "lb-web2-node107's exabgp asks hold time 0: no keepalives, "
-          "a crash is never detected", touches=(Q107,)),
-    Fault("router-id-is-node-ip", "PEER-007", Q106, "lb-web2-node106's exabgp uses router-id = its node IP"),
+          "a crash is never detected", touches=(Q107, "node107")),
+    Fault("router-id-is-node-ip", "PEER-007", Q106, "lb-web2-node106's exabgp uses router-id = its node IP",
+          touches=("node106",)),
     Fault("hash-policy-l3", "ECMP-002", "router", "net.ipv4.fib_multipath_hash_policy = 0 on the router"),
     Fault("exabgp-died", "ECMP-001", "web1", "the exabgp of lb-web1-node107 was killed", cascades=EXABGP_GONE,
           touches=(P107,)),
