@@ -213,3 +213,34 @@ def test_a_silent_guest_is_booted_once_more_then_named(tmp_path, monkeypatch):
     assert ei.value.phase == "boot" and "wrote nothing to the console" in str(ei.value) and "twice" in str(ei.value)
     assert len(boots) == 2
     assert vm.pid() is None and vm.leftovers() == []
+
+
+def test_a_state_read_waits_for_a_placement_change_in_flight(tmp_path, monkeypatch, capsys):
+    """Ctrl-C kills the host's ssh, not the guest's scale command: the restore's state read must wait
+    for that command (which holds deploy's lock) instead of seeing the placement before it lands."""
+    import threading
+    import time
+
+    from lbconformance.lab import deploy as d
+
+    monkeypatch.setattr(d, "LOCK", tmp_path / "deploy.lock")
+    monkeypatch.setattr(d, "STATE", tmp_path / "state.json")
+    monkeypatch.setattr(d.t, "RUN", str(tmp_path))
+    d.STATE.write_text('{"lb": {"web2": [106, 107]}}')
+    done, holding = [], threading.Event()
+
+    def in_flight_scale():
+        with d.deploy_lock():
+            holding.set()
+            time.sleep(0.5)
+            d.STATE.write_text('{"lb": {"web2": [105, 106, 107]}}')
+        done.append(time.monotonic())
+
+    th = threading.Thread(target=in_flight_scale)
+    th.start()
+    assert holding.wait(30)
+    assert d.main(["state"]) == 0
+    read_at = time.monotonic()
+    th.join()
+    assert '"web2": [105, 106, 107]' in capsys.readouterr().out
+    assert read_at >= done[0] - 0.05

@@ -9,6 +9,7 @@ Commands: up | state | scale-lb SERVICE N | scale-web SERVICE N | status | healt
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shlex
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from lbconformance.controller import Controller, FileEndpoints
@@ -31,6 +33,7 @@ from lbconformance.parse import (
 )
 
 STATE = Path(t.RUN) / "state.json"
+LOCK = Path(t.RUN) / "deploy.lock"
 IPVS_CAPS = "net_admin,sys_module"
 EXABGP_CAPS = "net_admin,sys_admin"
 READY_TIMEOUT = 300.0
@@ -111,6 +114,17 @@ def load_state() -> dict:
 
 def save_state(state: dict) -> None:
     write(STATE, json.dumps(state, indent=1, sort_keys=True) + "\n")
+
+
+@contextmanager
+def deploy_lock():
+    """One placement change at a time, and no state read in the middle of one. A host-side client
+    killed mid-change (Ctrl-C) leaves its guest command running to the end; whoever comes next (the
+    restore finalizer) waits for it here instead of acting on a placement that is about to change."""
+    os.makedirs(t.RUN, exist_ok=True)
+    with open(LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 # -- the base network -------------------------------------------------------------------------------
@@ -661,8 +675,18 @@ def status() -> str:
     return "\n".join(lines)
 
 
+LOCKED = {"up", "state", "scale-lb", "scale-web", "down"}
+
+
 def main(argv: list[str]) -> int:
     cmd, args = (argv[0], argv[1:]) if argv else ("", [])
+    if cmd in LOCKED:
+        with deploy_lock():
+            return _command(cmd, args)
+    return _command(cmd, args)
+
+
+def _command(cmd: str, args: list[str]) -> int:
     try:
         if cmd == "up":
             t0 = time.monotonic()

@@ -26,12 +26,14 @@ RESTORE_TIMEOUT = 180.0
 
 # Place one service's LB pods on exactly these nodes, with deploy.py's own functions (deploy.py's
 # scale-lb adds the first free node and removes the highest one, which cannot put every placement back).
-# Prints {state, events} like `deploy scale-lb`.
+# Prints {state, events} like `deploy scale-lb`; holds deploy's lock like every placement change.
 PLACE_LB = """
 import json, sys, time
 from lbconformance.lab import deploy as d, topology as t
 svc = t.service(sys.argv[1])
 want = [int(x) for x in sys.argv[2].split(",") if x]
+lock = d.deploy_lock()
+lock.__enter__()
 state = d.load_state()
 nodes = state["lb"].setdefault(svc.name, [])
 events = []
