@@ -148,27 +148,42 @@ def run_matrix(lab, workdir: Path, faults=FAULTS, progress=print, dynamic_args=(
 def run_wave(lab, d: Path, wave: list[Fault], i: int, baseline: dict, progress, dynamic_args) -> list[Outcome]:
     """Apply the wave's faults, collect, run the suite (and each dynamic fault's check live), judge, heal."""
     t0 = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def phase(name: str, since: float) -> float:
+        now = time.monotonic()
+        phases[name] = phases.get(name, 0.0) + now - since
+        return now
+
     try:  # healthy here: the previous heal (or the first) waited for the lab's health probe
+        t = t0
         for f in wave:
             lab.apply_fault(f.name)
+        t = phase("apply", t)
         collect_snapshot("lab", None, d / "snapshot", profile="any")
+        t = phase("collect", t)
         res = run_suite([f"--snapshot={d / 'snapshot'}"], d / "reports")["results"]
+        t = phase("suite", t)
         for f in wave:
             if f.dynamic:
                 live = run_suite(["--lab", "--allow-disruptive", *dynamic_args], d / "reports-dynamic",
                                  paths=nodeids_of(f.requirement, baseline, f.target))["results"]
                 res = [r for r in res if r["requirement"] != f.requirement] + live
+                t = phase("dynamic", t)
         outs = judge(wave, baseline, res, i, time.monotonic() - t0)
     except Exception as e:  # noqa: BLE001 - recorded per fault, the matrix goes on
         outs = [Outcome(f, i, error=f"{type(e).__name__}: {e}"[:600], seconds=time.monotonic() - t0) for f in wave]
+    t = time.monotonic()
     try:
         lab.heal()
     except Exception as e:  # the lab is broken: no later wave can be judged
         raise RuntimeError(f"heal after wave {i} ({', '.join(f.name for f in wave)}) failed: {e}") from e
+    phase("heal", t)
     for o in outs:
         progress(f"[matrix]   {o.fault.name}: {'caught' if o.ok else 'NOT PROVEN'} "
                  f"({o.fault.requirement}{'; ' + o.error if o.error else ''}"
                  f"{'; unexpected ' + str(len(o.unexpected)) if o.unexpected else ''}) {o.seconds:.0f} s")
+    progress("[matrix]   time: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()))
     return outs
 
 

@@ -22,19 +22,24 @@ from lbconformance.lab.reference import ReferenceLab
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _suite(lab_vm, tmp_path, *args: str) -> tuple[list[str], dict]:
+    """argv and env of `pytest --lab --allow-disruptive ARGS suites` against this lab, reports in tmp_path."""
+    # `--report-dir=DIR` in one word and `suites` given: pytest picks its rootdir from path-like arguments
+    # before the plugin's options are known, so a separate `--report-dir DIR` would make DIR the rootdir
+    # (no ini file, no testpaths: the whole tree would be collected).
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--lab", "--allow-disruptive",
+            f"--report-dir={tmp_path}", *args, "suites"]
+    return argv, dict(os.environ, LBCONFORMANCE_STATE=str(lab_vm.state), PYTHONUNBUFFERED="1")
+
+
 @pytest.mark.lab
 def test_disruptive_smoke_records_samples_and_restores_the_lab(lab_vm, tmp_path):
     lab = ReferenceLab(lab_vm)
     lab.up()
     before = lab.state()
     assert lab.health() == []
-    env = dict(os.environ, LBCONFORMANCE_STATE=str(lab_vm.state))
-    # `--report-dir=DIR` in one word and `suites` given: pytest picks its rootdir from path-like arguments
-    # before the plugin's options are known, so a separate `--report-dir DIR` would make DIR the rootdir
-    # (no ini file, no testpaths: the whole tree would be collected).
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--lab", "--allow-disruptive",
-                           "--trials", "2", f"--report-dir={tmp_path}", "-k", "web2 and (scale_events or resyncs)",
-                           "suites"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    argv, env = _suite(lab_vm, tmp_path, "--trials", "2", "-k", "web2 and (scale_events or resyncs)")
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     out = proc.stdout + proc.stderr
     [run] = list(tmp_path.iterdir())
     doc = json.loads((run / "results.json").read_text())
@@ -58,10 +63,8 @@ def test_ctrl_c_in_the_sla_loop_restores_the_lab(lab_vm, tmp_path):
     lab.up()
     before = lab.state()
     assert lab.health() == []
-    env = dict(os.environ, LBCONFORMANCE_STATE=str(lab_vm.state), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--lab", "--allow-disruptive",
-                             "--trials", "5", f"--report-dir={tmp_path}", "-k", "web2 and scale_events", "suites"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    argv, env = _suite(lab_vm, tmp_path, "--trials", "5", "-k", "web2 and scale_events")
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []
     try:
         for line in proc.stdout:                        # wait for trial 1, then interrupt trial 2 mid-scale

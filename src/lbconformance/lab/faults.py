@@ -517,11 +517,13 @@ def main(argv: list[str]) -> int:
     try:
         if cmd == "apply" and len(args) == 1:
             t0 = time.monotonic()
-            apply(args[0])
+            with d.deploy_lock():   # a fault may add or restart pods: one placement change at a time
+                apply(args[0])
             print(json.dumps({"applied": args[0], "seconds": round(time.monotonic() - t0, 2)}))
         elif cmd == "heal":
             t0 = time.monotonic()
-            healed = heal()
+            with d.deploy_lock():
+                healed = heal()
             print(json.dumps({"healed": healed, "seconds": round(time.monotonic() - t0, 2)}))
         elif cmd == "applied":
             print(json.dumps(applied()))
