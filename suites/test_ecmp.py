@@ -168,6 +168,14 @@ def test_removed_or_crashed_lb_is_withdrawn(request, service, inventory, facts, 
     if crashed:
         settled.append((crashed.t, float("inf")))
     late = [r for r in requests if not r.ok and any(a < r.t < b for a, b in settled)]
+    marks = [(t, what) for t, what in ((ev.requested, "the delete"), (gone.t if gone else None, "its withdrawal"),
+                                       (back_ev.requested, "the re-add"), (back.t if back else None, "its return to the FIB"),
+                                       (crash_t, "the freeze"), (crashed.t if crashed else None, "the crash withdrawal"))
+             if t is not None]
+
+    def when(t: float) -> str:  # a failure's place in the timeline, for the message
+        mark_t, what = max(((m, w) for m, w in marks if m <= t), default=(marks[0][0], marks[0][1]))
+        return f"{t - mark_t:+.2f} s after {what}"
     if graceful is None:
         problems.append(f"graceful removal of {ev.pod}: {sorted(nodes - {ev.node})} never in the FIB")
     elif graceful > sla_seconds:
@@ -182,7 +190,7 @@ def test_removed_or_crashed_lb_is_withdrawn(request, service, inventory, facts, 
         problems.append(f"crash withdrawn after {crash:.2f} s > hold time {hold} s (+{HOLD_TIMER_SLACK:g} s)")
     if late:
         problems.append(f"{len(late)} new connection(s) failed after convergence: "
-                        + ", ".join(f"{r.answer} at {r.t:.2f}" for r in late[:5]))
+                        + ", ".join(f"{r.answer} {when(r.t)}" for r in late[:5]))
     require(not problems,
             expected=f"{name}: a removed LB pod withdrawn within {sla_seconds:g} s, a crashed one within the hold "
                      "time; new connections succeed after convergence",

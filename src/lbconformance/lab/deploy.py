@@ -253,13 +253,31 @@ def start_router() -> None:
 # -- pods -------------------------------------------------------------------------------------------
 
 def pod_netns(pod: str, node: int, address: str, node_if: str) -> None:
-    """A pod network namespace: eth0 on the node's bridge, default route via the node."""
+    """A pod network namespace: eth0 on the node's bridge, default route via the node.
+
+    The lab gives a recreated pod its old IP, on a new veth with a new MAC. eth0 announces itself with
+    a gratuitous ARP once it is up (as CNI's bridge plugin does), or the node and the pods on its bridge
+    send to the old MAC until their neighbour entries time out: seconds of lost SYNs. (arp_notify's ARP
+    at link-up can race the bridge port coming up and was lost in the lab.)"""
     nodens = t.node_name(node)
     sh(f"ip netns add {pod} && ip link add {node_if} netns {nodens} type veth peer name eth0 netns {pod}")
     sh(nsx(nodens, f"ip link set {node_if} master {t.BRIDGE} up"))
-    sh(nsx(pod, f"sh -c 'ip link set lo up && ip addr add {address}/24 dev eth0 && ip link set eth0 up && "
+    sh(nsx(pod, f"sh -c 'ip link set lo up && ip addr add {address}/24 dev eth0 && "
+                "ip link set eth0 up && "
                 f"ip route add default via {t.node_gateway(node)} && sysctl -qw net.ipv4.ip_forward=1 "
                 "net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0'"))
+    sh(nsx(pod, f"python3 -c {shlex.quote(GRATUITOUS_ARP)} eth0 {address}"))
+
+
+# A gratuitous ARP (an ARP request for our own address) from an interface: argv ifname, IPv4 address.
+GRATUITOUS_ARP = """
+import socket, sys
+ifname, ip = sys.argv[1], socket.inet_aton(sys.argv[2])
+mac = bytes.fromhex(open(f"/sys/class/net/{ifname}/address").read().strip().replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+s.send(b"\\xff" * 6 + mac + b"\\x08\\x06" + b"\\x00\\x01\\x08\\x00\\x06\\x04\\x00\\x01" + mac + ip + bytes(6) + ip)
+"""
 
 
 def web_nginx_conf(name: str) -> str:
@@ -365,7 +383,8 @@ def start_controller(svc: t.Service, pod: str, caps: str = IPVS_CAPS) -> int:
 
 def exabgp_container(svc: t.Service, pod: str, n: int, caps: str | None = EXABGP_CAPS, delay: float = 0) -> int:
     """Fig 5.5: install `<prefix> dev docker0` in the node's netns (its netns file is mounted at
-    /run/netns/node), `local <prefix> dev eth0` in the pod, then run exabgp."""
+    /run/netns/node), `local <prefix> dev eth0` in the pod, then run exabgp. The node's neighbour
+    entries for the prefix's addresses (VIP -> an earlier pod's MAC) are flushed with the route."""
     var = f"{t.VAR}/pods/{pod}"
     mounts = (f"mount --bind {var}/exabgp /etc/exabgp\n: > {var}/nodens\n"
               f"mount --bind /run/netns/{t.node_name(n)} {var}/nodens")
@@ -373,6 +392,7 @@ def exabgp_container(svc: t.Service, pod: str, n: int, caps: str | None = EXABGP
     entry = ("set -e; "
              f"nsenter --net=/run/netns/node ip route replace {svc.prefix} dev {t.BRIDGE} "
              "|| echo 'exabgp container: cannot install the node route' >&2; "
+             f"nsenter --net=/run/netns/node ip neigh flush to {svc.prefix} dev {t.BRIDGE} || true; "
              f"ip route replace local {svc.prefix} dev eth0 table local; "
              + (f"sleep {delay}; " if delay else "")
              + "exec env exabgp.daemon.user=root exabgp.daemon.daemonize=false exabgp.log.destination=stdout "
