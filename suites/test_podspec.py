@@ -2,6 +2,8 @@
 hold at runtime (test_caps.py). A spec that asks for privilege or lacks a capability fails here even
 when the runtime happens to grant more."""
 import json
+import posixpath
+import re
 
 import pytest
 
@@ -28,9 +30,24 @@ def _caps(container: dict) -> set[str]:
     return {c.upper().removeprefix("CAP_") for c in added}
 
 
+def _norm(path: str) -> str:
+    """A path as the kernel resolves it: `/lib/modules/` and `//lib//modules` are `/lib/modules`."""
+    return posixpath.normpath(re.sub("/+", "/", path)) if path else ""
+
+
 def _host_path(spec: dict, mount: dict) -> str:
     vol = next((v for v in spec.get("volumes", []) if v.get("name") == mount.get("name")), {})
-    return (vol.get("hostPath") or {}).get("path", "")
+    return _norm((vol.get("hostPath") or {}).get("path", ""))
+
+
+# The node's network namespace, as a hostPath: PID 1's netns file (or a host /proc holding it), or a
+# named netns under /run/netns. /proc/<other pid>/ns/net is some process's netns, maybe a pod's.
+NODE_NETNS = ("/proc/1/ns/net", "/proc/1/ns", "/proc/1", "/proc")
+NETNS_DIRS = ("/run/netns", "/var/run/netns")
+
+
+def _is_node_netns(host: str) -> bool:
+    return host in NODE_NETNS or any(host == d or host.startswith(d + "/") for d in NETNS_DIRS)
 
 
 @pytest.mark.requirement("CAP-001")
@@ -46,7 +63,7 @@ def test_ipvs_container_spec_adds_net_admin_and_sys_module(lb_pod, snapshot):
 def test_ipvs_container_spec_mounts_node_lib_modules_read_only(lb_pod, snapshot):
     spec = _spec(lb_pod, snapshot)
     where = f"{lb_pod.name} spec.containers[ipvs].volumeMounts ({snapshot.evidence(lb_pod.name, SPEC)})"
-    mounts = [m for m in _container(spec, "ipvs", where).get("volumeMounts", []) if m.get("mountPath") == "/lib/modules"]
+    mounts = [m for m in _container(spec, "ipvs", where).get("volumeMounts", []) if _norm(m.get("mountPath", "")) == "/lib/modules"]
     require(bool(mounts), expected="a volumeMount at /lib/modules", observed="none", where=where)
     host = _host_path(spec, mounts[0])
     require(host == "/lib/modules", expected="hostPath /lib/modules (the node's)",
@@ -63,7 +80,7 @@ def test_exabgp_container_spec_can_install_node_route(lb_pod, snapshot):
     require(not missing, expected="capabilities.add ⊇ [NET_ADMIN, SYS_ADMIN]", observed=f"missing {missing}",
             where=where)
     netns = [(m.get("mountPath"), _host_path(spec, m)) for m in exabgp.get("volumeMounts", [])]
-    ok = [m for m in netns if m[1].endswith("/ns/net") or m[1].startswith(("/run/netns/", "/var/run/netns/"))]
+    ok = [m for m in netns if _is_node_netns(m[1])]
     require(bool(ok), expected="the node's netns file mounted (hostPath /proc/1/ns/net or /run/netns/NAME)",
             observed=f"mounts {netns or 'none'}", where=where)
 

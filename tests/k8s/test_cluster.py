@@ -369,6 +369,11 @@ def _node_netns_not_mounted(spec):
     _exabgp(spec)["volumeMounts"] = []
 
 
+def _node_netns_of_another_process(spec):
+    """/proc/4242/ns/net is some process's netns (maybe a pod's), not the node's."""
+    spec["volumes"][1]["hostPath"]["path"] = "/proc/4242/ns/net"
+
+
 # one broken pod spec per way a pod-spec check can fail: (pod, the fault, the check that must fail,
 # its expected, its observed, the container its `where` names)
 BROKEN_POD_SPECS = [
@@ -392,7 +397,26 @@ BROKEN_POD_SPECS = [
                  "test_exabgp_container_spec_can_install_node_route",
                  "the node's netns file mounted (hostPath /proc/1/ns/net or /run/netns/NAME)", "mounts none",
                  "spec.containers[exabgp]", id="node-netns-not-mounted"),
+    pytest.param("lb-web1-node105", _node_netns_of_another_process, "CAP-004",
+                 "test_exabgp_container_spec_can_install_node_route",
+                 "the node's netns file mounted (hostPath /proc/1/ns/net or /run/netns/NAME)",
+                 "mounts [('/var/run/netns/node', '/proc/4242/ns/net')]", "spec.containers[exabgp]",
+                 id="netns-of-another-process"),
 ]
+
+
+def test_equivalent_host_paths_pass(pytester, api_server, kubeconfig, user_inventory):
+    """`/lib/modules/` is the node's /lib/modules, and a named netns under /var/run/netns is the node's:
+    no pod-spec check fails on a path spelled differently."""
+    spec = api_server.cluster.pods[("lb", "lb-web1-node105")]["spec"]
+    spec["volumes"][0]["hostPath"]["path"] = "/lib/modules/"
+    _ipvs(spec)["volumeMounts"][0]["mountPath"] = "//lib/modules/"
+    spec["volumes"][1]["hostPath"]["path"] = "/var/run/netns/node105"
+    r, doc, _ = run_results(pytester, f"--cluster={kubeconfig}", f"--inventory={user_inventory}")
+    spec_results = [x for x in doc["results"] if "test_podspec.py" in x["nodeid"]]
+    assert len(spec_results) == 4 * 5, r.stdout.str()[-3000:]
+    assert [x["outcome"] for x in spec_results] == ["passed"] * 20, [(x["nodeid"], x["message"]) for x in spec_results
+                                                                      if x["outcome"] != "passed"]
 
 
 @pytest.mark.parametrize("pod, fault, requirement, check, expected, observed, container", BROKEN_POD_SPECS)
