@@ -380,7 +380,10 @@ def test_throughput_follows_the_lb_count(request, orchestrator, inventory, bench
         probe = bench.wrk(_url(svc), ECMP_CONNECTIONS, min(SECONDS, 3))
         per = _tc_bytes_per_request(bench, pods, before, probe.requests)
         one = bw.ceiling(rate, per)
-        duration = (step + 15) * len(plan)   # each scale event itself takes seconds under TCG
+        # wrk is stopped (SIGINT: it still reports) after the last step; its duration is only a cap. Each
+        # scale event takes seconds under TCG: a first run with a cap of (step + 15) x steps ended wrk
+        # 50 s before the last two LB counts took effect.
+        duration = max(600.0, (step + 60) * len(plan))
         out = bench.wrk_background(_url(svc), ECMP_CONNECTIONS, duration)
         t0 = orchestrator.now()
         counts = [(t0, plan[0])]

@@ -79,9 +79,10 @@ class Bench:
         return out
 
     def wrk_stop(self) -> None:
-        """SIGINT to our background wrk runs: wrk stops and still prints its summary (and runs `done`)."""
+        """SIGINT to our background wrk runs' process groups: wrk stops and still prints its summary (and
+        runs `done`). `kill -INT -PGID`: dash's kill takes no `--` ("Illegal number: -")."""
         for pid in self.background:
-            self.sh(None, f"kill -INT -- -{pid} 2>/dev/null; true", check=False)
+            self.sh(None, f"kill -INT -{pid} 2>/dev/null; true", check=False)
 
     def wrk_collect(self, path: str, timeout: float = 120) -> wrk.WrkResult:
         end = time.monotonic() + timeout
@@ -201,7 +202,7 @@ class Bench:
     def cleanup(self) -> None:
         """Remove every change this object made, newest first; never raises for a change already gone."""
         for pid in self.background:   # our own background wrk: its session, by the PID we started
-            self.sh(None, f"kill -TERM -- -{pid} 2>/dev/null; true", check=False)
+            self.sh(None, f"kill -TERM -{pid} 2>/dev/null; true", check=False)
         self.background.clear()
         for pod in list(self.captures):
             self.sh(None, f"kill -INT $(cat {WORK}/{pod}.pcap.pid) 2>/dev/null; true", check=False)
