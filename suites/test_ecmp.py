@@ -174,7 +174,7 @@ def test_removed_or_crashed_lb_is_withdrawn(request, service, inventory, facts, 
              if t is not None]
 
     def when(t: float) -> str:  # a failure's place in the timeline, for the message
-        mark_t, what = max(((m, w) for m, w in marks if m <= t), default=(marks[0][0], marks[0][1]))
+        mark_t, what = max(((m, w) for m, w in marks if m <= t), default=marks[0])
         return f"{t - mark_t:+.2f} s after {what}"
     if graceful is None:
         problems.append(f"graceful removal of {ev.pod}: {sorted(nodes - {ev.node})} never in the FIB")

@@ -262,8 +262,7 @@ def pod_netns(pod: str, node: int, address: str, node_if: str) -> None:
     nodens = t.node_name(node)
     sh(f"ip netns add {pod} && ip link add {node_if} netns {nodens} type veth peer name eth0 netns {pod}")
     sh(nsx(nodens, f"ip link set {node_if} master {t.BRIDGE} up"))
-    sh(nsx(pod, f"sh -c 'ip link set lo up && ip addr add {address}/24 dev eth0 && "
-                "ip link set eth0 up && "
+    sh(nsx(pod, f"sh -c 'ip link set lo up && ip addr add {address}/24 dev eth0 && ip link set eth0 up && "
                 f"ip route add default via {t.node_gateway(node)} && sysctl -qw net.ipv4.ip_forward=1 "
                 "net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0'"))
     sh(nsx(pod, f"python3 -c {shlex.quote(GRATUITOUS_ARP)} eth0 {address}"))

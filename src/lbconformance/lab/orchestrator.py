@@ -32,26 +32,25 @@ import json, sys, time
 from lbconformance.lab import deploy as d, topology as t
 svc = t.service(sys.argv[1])
 want = [int(x) for x in sys.argv[2].split(",") if x]
-lock = d.deploy_lock()
-lock.__enter__()
-state = d.load_state()
-nodes = state["lb"].setdefault(svc.name, [])
-events = []
-for n in sorted(set(nodes) - set(want), reverse=True):
-    nodes.remove(n)
-    d.save_state(state)
-    ev = {"pod": t.lb_pod_name(svc, n), "node": t.node_ip(n), "action": "stop", "requested": time.time()}
-    d.stop_lb(svc, n)
-    ev["stopped"] = time.time()
-    events.append(ev)
-for n in sorted(set(want) - set(nodes)):
-    ev = {"pod": t.lb_pod_name(svc, n), "node": t.node_ip(n), "action": "start", "requested": time.time()}
-    d.start_lb(svc, n)
-    ev["running"] = time.time()
-    events.append(ev)
-    nodes.append(n)
-    d.save_state(state)
-print(json.dumps({"state": state, "events": events}))
+with d.deploy_lock():
+    state = d.load_state()
+    nodes = state["lb"].setdefault(svc.name, [])
+    events = []
+    for n in sorted(set(nodes) - set(want), reverse=True):
+        nodes.remove(n)
+        d.save_state(state)
+        ev = {"pod": t.lb_pod_name(svc, n), "node": t.node_ip(n), "action": "stop", "requested": time.time()}
+        d.stop_lb(svc, n)
+        ev["stopped"] = time.time()
+        events.append(ev)
+    for n in sorted(set(want) - set(nodes)):
+        ev = {"pod": t.lb_pod_name(svc, n), "node": t.node_ip(n), "action": "start", "requested": time.time()}
+        d.start_lb(svc, n)
+        ev["running"] = time.time()
+        events.append(ev)
+        nodes.append(n)
+        d.save_state(state)
+    print(json.dumps({"state": state, "events": events}))
 """
 
 
