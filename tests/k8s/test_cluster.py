@@ -444,7 +444,7 @@ def test_exec_timeout_gives_rc_124_in_time(api_server, kubeconfig):
     t0 = time.monotonic()
     res = t.run("sleep 5", 1)
     assert res.rc == 124 and "timed out after 1 s" in res.stderr
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 5, "the exec was not cut off before the command's own end"  # not a speed check
 
 
 def test_user_inventory_completes_and_overrides_the_discovered_one(api_server, kubeconfig):

@@ -36,13 +36,21 @@ def test_guest_is_isolated_and_sees_the_share(lab_vm):
     assert " 9p " in mounts and "ro," in mounts and mounts.strip().endswith("init")
 
 
-def test_one_persistent_connection_is_fast(lab_vm):
-    lab_vm.run("true")
+def test_commands_share_one_persistent_connection(lab_vm):
+    """Every command rides the ControlMaster: while one runs, the guest's sshd holds exactly one TCP
+    connection. Counting connections, not timing, so a slow CI machine cannot fail it."""
+    master = lab_vm._master_pid()
+    assert master is not None, f"no ssh master process for {lab_vm.control_path}"
+    counts = []
     t0 = time.monotonic()
-    for _ in range(5):
-        assert lab_vm.run("true").rc == 0
-    per_call = (time.monotonic() - t0) / 5
-    assert per_call < 0.8, f"{per_call:.2f} s per command: is the ControlMaster connection used?"
+    for _ in range(3):
+        res = lab_vm.run("ss -Htn state established '( sport = :22 )' | wc -l")
+        assert res.rc == 0, res.stderr
+        counts.append(int(res.stdout.strip()))
+    print(f"[lab] {(time.monotonic() - t0) / 3:.2f} s per command over the master (pid {master})")
+    assert counts == [1, 1, 1], (f"expected 1 established ssh connection in the guest per command "
+                                 f"(the ControlMaster's), observed {counts}: commands open their own connections")
+    assert lab_vm._master_pid() == master, "the ssh master was replaced while commands ran"
 
 
 def test_timeout_is_enforced(lab_vm):
@@ -77,11 +85,9 @@ def test_cli_ssh_into_a_namespace(lab_vm):
 
 def test_second_up_is_a_noop(lab_vm):
     pid = lab_vm.pid()
-    t0 = time.monotonic()
     assert lab_vm.up() is False
-    assert time.monotonic() - t0 < 5
     assert lab_vm.pid() == pid
-    res = _cli(lab_vm, "up")
+    res = _cli(lab_vm, "up", "--bare")  # the VM only: a deployment may or may not be built yet
     assert res.returncode == 0 and "nothing to do" in res.stdout and lab_vm.pid() == pid
 
 
@@ -91,7 +97,7 @@ def test_down_leaves_nothing_behind(lab_vm, host_view_before, host_view):
     t0 = time.monotonic()
     res = _cli(lab_vm, "down")
     assert res.returncode == 0, res.stderr
-    assert time.monotonic() - t0 < 5
+    print(f"[lab] down took {time.monotonic() - t0:.1f} s")
     assert not _alive(pid), f"qemu pid {pid} still runs"
     assert lab_vm.pid() is None
     assert lab_vm.leftovers(include_lock=True) == []
