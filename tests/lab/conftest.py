@@ -69,3 +69,9 @@ def reference_lab(lab_vm, monkeypatch):
     lab = ReferenceLab(lab_vm)
     lab.up()
     return lab
+
+
+def pytest_collection_modifyitems(config, items):
+    """The test that downs the VM runs last, so the whole session needs one lab boot (design.md §7)."""
+    last = [i for i in items if i.name == "test_down_leaves_nothing_behind"]
+    items[:] = [i for i in items if i not in last] + last
