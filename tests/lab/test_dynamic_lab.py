@@ -64,22 +64,30 @@ def test_ctrl_c_in_the_sla_loop_restores_the_lab(lab_vm, tmp_path):
     before = lab.state()
     assert lab.health() == []
     argv, env = _suite(lab_vm, tmp_path, "--trials", "5", "-k", "web2 and scale_events")
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = []
+    # SIGINT back to its default in the child: a runner started in the background by a non-interactive
+    # shell (`cmd &`, nohup) ignores SIGINT, children inherit that, and Python then never raises
+    # KeyboardInterrupt (seen: the whole SLA loop ran through the SIGINT)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seen, t0, when = [], time.monotonic(), {}
     try:
         for line in proc.stdout:                        # wait for trial 1, then interrupt trial 2 mid-scale
-            seen.append(line)
+            seen.append(f"[+{time.monotonic() - t0:.1f} s] {line}")
             if "ECMP-004 web2 trial 1/5" in line:
+                when["trial 1 seen"] = time.monotonic() - t0
                 time.sleep(3)
                 proc.send_signal(signal.SIGINT)
+                when["SIGINT sent"] = time.monotonic() - t0
                 break
         rest, _ = proc.communicate(timeout=900)
+        when["exited"] = time.monotonic() - t0
     finally:
         if proc.poll() is None:
             proc.kill()
     out = "".join(seen) + rest
+    print(f"[lab] ctrl-c timeline (s since start): {when}")
     assert "ECMP-004 web2 trial 1/5" in out, out[-3000:]
-    assert proc.returncode == 2, out[-3000:]            # pytest's "interrupted"
+    assert proc.returncode == 2, f"timeline {when}, exit {proc.returncode}\n" + "".join(seen)[-2000:] + rest[-2500:]
     assert "restored and verified" in out or lab.state() == before, out[-3000:]
     assert "trial 5/5" not in out                       # it really stopped
     assert lab.state() == before, out[-3000:]           # the pod placement is back
