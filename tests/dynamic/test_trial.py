@@ -113,10 +113,8 @@ CHILD = textwrap.dedent("""
 def _child(tmp_path: Path, slow: float = 0.0):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
     state, log = tmp_path / "state.json", tmp_path / "log"
-    # SIGINT at its default in the child: a runner started in the background (`cmd &`, nohup) ignores
-    # SIGINT, children inherit that, and Python would never raise KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(state), str(log), str(slow)], stdout=subprocess.PIPE,
-                            text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            text=True, env=env)  # SIGINT at its default there: tests/conftest.py
     assert proc.stdout.readline().strip() == "looping"
     time.sleep(0.1)
     return proc, state, log
